@@ -1,0 +1,346 @@
+"""DubHook: the Dub connection, authenticated HTTP with retries and pacing, and customer reads."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, TypeVar
+
+import requests
+from airflow.sdk import BaseHook
+
+from airflow_provider_dub import __version__
+from airflow_provider_dub.exceptions import (
+    DubAPIError,
+    DubConnectionError,
+    DubError,
+    DubInvalidCursorError,
+    DubValidationError,
+)
+from airflow_provider_dub.get_provider_info import (
+    CONNECTION_FIELDS,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRY_SECONDS,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    UI_FIELD_BEHAVIOUR,
+)
+from airflow_provider_dub.protocol import (
+    CustomerReadPlan,
+    RequestPacer,
+    RetryPolicy,
+    build_count_query,
+    build_list_query,
+    build_read_plan,
+    error_from_response,
+    parse_count,
+    parse_customer_page,
+    retry_delay,
+)
+
+T = TypeVar("T")
+
+USER_AGENT = f"airflow-provider-dub/{__version__}"
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+@dataclass(frozen=True)
+class DubConnectionSettings:
+    """What the hook reads from its Airflow connection. ``repr`` never shows the key."""
+
+    base_url: str
+    api_key: str
+    connect_timeout: float
+    read_timeout: float
+    max_retry_seconds: float
+    requests_per_minute: int | None
+
+    def __repr__(self) -> str:
+        return (
+            f"DubConnectionSettings(base_url={self.base_url!r}, api_key='***', "
+            f"connect_timeout={self.connect_timeout}, read_timeout={self.read_timeout}, "
+            f"max_retry_seconds={self.max_retry_seconds}, requests_per_minute={self.requests_per_minute})"
+        )
+
+
+def _number_extra(extra: dict[str, Any], name: str, default: float, minimum: float) -> float:
+    value = extra.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number >= minimum:  # also rejects NaN
+        raise DubValidationError(
+            f"extra.{name}", f"{value!r} is not a number >= {minimum:g}", CONNECTION_FIELDS[name]["label"]
+        )
+    return number
+
+
+def normalise_base_url(host: str | None) -> str:
+    """The connection's host as a base URL: default Dub's API, ``https://`` when no scheme, no trailing slash."""
+    host = (host or "").strip()
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" not in host:
+        host = f"https://{host}"
+    return host.rstrip("/")
+
+
+class DubHook(BaseHook):
+    """
+    Interact with Dub's API (``GET /customers`` and ``GET /customers/count``).
+
+    The connection's password is the API key, its host an optional base URL (default
+    ``https://api.dub.co``); extras set timeouts, the retry budget and the plan's rate limit.
+    Nothing is read or sent until a method needs it.
+
+    :param dub_conn_id: the Airflow connection of type ``dub``.
+    :param max_retry_seconds: overrides the connection's retry budget (seconds waited on retries per request).
+    :param requests_per_minute: overrides the connection's rate limit; 0 turns pacing off.
+    """
+
+    conn_name_attr = "dub_conn_id"
+    default_conn_name = "dub_default"
+    conn_type = "dub"
+    hook_name = "Dub"
+
+    def __init__(
+        self,
+        dub_conn_id: str = default_conn_name,
+        *,
+        max_retry_seconds: float | None = None,
+        requests_per_minute: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dub_conn_id = dub_conn_id
+        self._max_retry_seconds = max_retry_seconds
+        self._requests_per_minute = requests_per_minute
+        self._pacer_lock = threading.Lock()
+        self._rng = random.Random()
+        #: Requests sent by this hook (every attempt, retries included).
+        self.request_count = 0
+
+    # -- connection ---------------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> DubConnectionSettings:
+        """The connection's settings, read once. :raises DubValidationError: on a missing key or bad extra."""
+        conn = self.get_connection(self.dub_conn_id)
+        api_key = (conn.password or "").strip()
+        if not api_key:
+            raise DubValidationError(
+                "password", f"connection {self.dub_conn_id!r} has no API key", "a Dub API key ('dub_...')"
+            )
+        extra = conn.extra_dejson
+        rpm = self._requests_per_minute
+        if rpm is None:
+            rpm = int(_number_extra(extra, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1))
+        retry_seconds = self._max_retry_seconds
+        if retry_seconds is None:
+            retry_seconds = _number_extra(extra, "max_retry_seconds", DEFAULT_MAX_RETRY_SECONDS, 0)
+        return DubConnectionSettings(
+            base_url=normalise_base_url(conn.host),
+            api_key=api_key,
+            connect_timeout=_number_extra(extra, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0.001),
+            read_timeout=_number_extra(extra, "read_timeout", DEFAULT_READ_TIMEOUT, 0.001),
+            max_retry_seconds=retry_seconds,
+            requests_per_minute=rpm or None,
+        )
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retry_seconds=self.settings.max_retry_seconds)
+
+    @cached_property
+    def pacer(self) -> RequestPacer:
+        return RequestPacer(self.settings.requests_per_minute)
+
+    def get_conn(self) -> requests.Session:
+        """The hook's one ``requests.Session``, authenticated."""
+        return self._session
+
+    @cached_property
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(
+            {
+                "Authorization": f"Bearer {self.settings.api_key}",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            }
+        )
+        return session
+
+    # -- transport ----------------------------------------------------------------------------------
+
+    def _wait_for_slot(self) -> None:
+        with self._pacer_lock:
+            delay = self.pacer.reserve(time.monotonic())
+        if delay > 0:
+            time.sleep(delay)
+
+    def _get(
+        self, path: str, query: dict[str, str], parse: Callable[[bytes], T], policy: RetryPolicy | None = None
+    ) -> T:
+        """
+        Send ``GET path?query`` until it succeeds or the retry budget is spent; return ``parse(body)``.
+
+        400/401/403/404/422 fail at once; 429 waits for the window Dub names; 5xx, timeouts, dropped
+        connections and malformed bodies back off exponentially with jitter.
+        """
+        policy = policy or self.retry_policy
+        url = f"{self.settings.base_url}{path}"
+        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        attempt, waited = 0, 0.0
+        while True:
+            self._wait_for_slot()
+            attempt += 1
+            self.request_count += 1
+            self.log.debug("Dub GET %s %s (attempt %d)", path, query, attempt)
+            status: int | None = None
+            headers: dict[str, str] = {}
+            try:
+                response = self.get_conn().get(url, params=query, timeout=timeout)
+                status = response.status_code
+                if status < 400:
+                    return parse(response.content)
+                headers = dict(response.headers)
+                error: DubError = error_from_response(status, response.content)
+            except _TRANSPORT_ERRORS as exc:
+                status = None
+                error = DubConnectionError(f"Dub did not answer GET {path}: {type(exc).__name__}: {exc}")
+            except DubConnectionError as exc:  # a 2xx whose body is not what Dub sends
+                status = None
+                error = exc
+            delay = retry_delay(
+                policy,
+                status_code=status,
+                headers=headers,
+                attempt=attempt,
+                waited=waited,
+                now=time.time(),
+                rng=self._rng,
+            )
+            if delay is None:
+                raise self._final_error(error, attempt, waited, policy)
+            self.log.warning(
+                "Dub GET %s failed (%s); attempt %d, retrying in %.2f s", path, _short(error), attempt, delay
+            )
+            if status == 429:
+                with self._pacer_lock:
+                    self.pacer.hold_until(time.monotonic() + delay)
+            time.sleep(delay)
+            waited += delay
+
+    @staticmethod
+    def _final_error(error: DubError, attempts: int, waited: float, policy: RetryPolicy) -> DubError:
+        if attempts > 1:
+            error.args = (
+                f"{error} (gave up after {attempts} attempts and {waited:.1f} s of waiting; "
+                f"retry budget {policy.max_retry_seconds:g} s)",
+            )
+        return error
+
+    # -- API ----------------------------------------------------------------------------------------
+
+    def list_customers(self, **params: Any) -> list[dict[str, Any]]:
+        """
+        One ``GET /customers`` request; the page exactly as Dub returns it.
+
+        :param params: ``email``, ``external_id``, ``search``, ``country``, ``link_id``, ``program_id``,
+            ``partner_id``, ``include_expanded_fields``, ``sort_by``, ``sort_order``, ``page``,
+            ``page_size``, ``starting_after``, ``ending_before``.
+        :raises DubValidationError: on a bad parameter, before any request.
+        """
+        return self._get("/customers", build_list_query(**params), parse_customer_page)
+
+    def iter_customers(self, **params: Any) -> Iterator[dict[str, Any]]:
+        """
+        Yield every customer that matches the filters exactly once, page by page.
+
+        Without ``sort_by``/``sort_order`` the read is complete whatever the number of customers,
+        imported customers and legacy ids included, and customers present throughout appear exactly
+        once while others are added or deleted (see :mod:`airflow_provider_dub.protocol.pagination`).
+        With them, the order is Dub's, which is exact for one page only: more than that raises
+        :class:`~airflow_provider_dub.exceptions.DubPaginationError` before anything is yielded.
+
+        :param params: the filters of :meth:`list_customers`, ``include_expanded_fields``,
+            ``sort_by``, ``sort_order``, ``page_size`` (default 100) and ``limit`` (stop after N).
+        :raises DubValidationError: on a bad parameter, before any request.
+        """
+        plan = build_read_plan(**params)
+        return self._run_plan(plan)
+
+    def _run_plan(self, plan: CustomerReadPlan) -> Iterator[dict[str, Any]]:
+        while (query := plan.next_query()) is not None:
+            try:
+                page = self._get("/customers", query, parse_customer_page)
+            except DubInvalidCursorError:
+                self.log.info(
+                    "Dub cursor %s was deleted during the read; resuming", query.get("startingAfter")
+                )
+                plan.cursor_lost()
+                continue
+            yield from plan.accept_page(page)
+
+    def count_customers(self, **filters: Any) -> int:
+        """
+        How many customers match the filters (``GET /customers/count``, available on every plan).
+
+        :param filters: ``email``, ``external_id``, ``search``, ``country``, ``link_id``,
+            ``program_id``, ``partner_id``.
+        """
+        return self._get("/customers/count", build_count_query(**filters), parse_count)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key can list customers: one request, no retries. Never raises."""
+        try:
+            self._get("/customers", {"pageSize": "1"}, parse_customer_page, RetryPolicy(max_retry_seconds=0))
+        except DubAPIError as err:
+            return False, err.message
+        except Exception as err:
+            return False, str(err)
+        return True, "Connection successful: the API key can list Dub customers."
+
+    # -- connection form on Airflow 3.1 (3.2+ reads it from provider info) ---------------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabelled and hidden fields of the connection form, for Airflow before 3.2."""
+        return {
+            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form, for Airflow before 3.2."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import StringField
+
+        return {
+            name: StringField(
+                lazy_gettext(field["label"]), widget=BS3TextFieldWidget(), description=field["description"]
+            )
+            for name, field in CONNECTION_FIELDS.items()
+        }
+
+
+def _short(error: BaseException) -> str:
+    text = str(error)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,40 @@
+"""
+Dub's ``/customers`` protocol as pure functions and data, with no I/O.
+
+The sync :class:`~airflow_provider_dub.hooks.dub.DubHook` and the async trigger are both thin transports
+over this package: what to send (:mod:`.params`), how to page (:mod:`.pagination`), what an error
+means and how long to wait before retrying (:mod:`.responses`, :mod:`.retry`).
+"""
+
+from __future__ import annotations
+
+from airflow_provider_dub.protocol.pagination import CustomerReadPlan
+from airflow_provider_dub.protocol.params import (
+    FILTER_PARAMS,
+    MAX_PAGE_SIZE,
+    SORT_BY_VALUES,
+    SORT_ORDER_VALUES,
+    build_count_query,
+    build_list_query,
+    build_read_plan,
+)
+from airflow_provider_dub.protocol.responses import error_from_response, parse_count, parse_customer_page
+from airflow_provider_dub.protocol.retry import RequestPacer, RetryPolicy, retry_delay, wait_from_headers
+
+__all__ = [
+    "FILTER_PARAMS",
+    "MAX_PAGE_SIZE",
+    "SORT_BY_VALUES",
+    "SORT_ORDER_VALUES",
+    "CustomerReadPlan",
+    "RequestPacer",
+    "RetryPolicy",
+    "build_count_query",
+    "build_list_query",
+    "build_read_plan",
+    "error_from_response",
+    "parse_count",
+    "parse_customer_page",
+    "retry_delay",
+    "wait_from_headers",
+]

@@ -1,0 +1,73 @@
+"""Reading Dub's answers: customer pages, counts and the error envelope."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow_provider_dub.exceptions import (
+    ERROR_CLASSES_BY_CODE,
+    ERROR_CLASSES_BY_STATUS,
+    DubAPIError,
+    DubConnectionError,
+    DubInvalidCursorError,
+    DubServerError,
+    DubUnprocessableEntityError,
+)
+
+INVALID_CURSOR_MESSAGE = "Invalid cursor"
+
+
+def _load_json(body: bytes | str, what: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as err:
+        raise DubConnectionError(
+            f"Dub sent a {what} that is not valid JSON ({len(body)} bytes): {err}"
+        ) from None
+
+
+def parse_customer_page(body: bytes | str) -> list[dict[str, Any]]:
+    """A ``GET /customers`` body: a bare JSON array of customer objects, each with an ``id``."""
+    page = _load_json(body, "customer page")
+    if not isinstance(page, list) or not all(isinstance(row, dict) and "id" in row for row in page):
+        raise DubConnectionError(
+            f"Dub sent a customer page that is not a list of customers (got {type(page).__name__})."
+        )
+    return page
+
+
+def parse_count(body: bytes | str) -> int:
+    """A ``GET /customers/count`` body: a bare integer."""
+    count = _load_json(body, "count")
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise DubConnectionError(f"Dub sent a count that is not an integer: {str(body)[:100]!r}")
+    return count
+
+
+def error_from_response(status_code: int, body: bytes | str) -> DubAPIError:
+    """
+    Turn an error response into the matching exception, keeping Dub's code, message and doc_url.
+
+    The envelope is ``{"error": {"code", "message", "doc_url"}}``. A body without it (a proxy's HTML
+    page, say) still gives the class for its HTTP status, with the start of the body as the message.
+    """
+    code, message, doc_url = "", "", None
+    try:
+        envelope = json.loads(body)
+        error = envelope.get("error") if isinstance(envelope, dict) else None
+        if isinstance(error, dict):
+            code = str(error.get("code") or "")
+            message = str(error.get("message") or "")
+            doc_url = error.get("doc_url")
+    except ValueError:
+        pass
+    if not message:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        message = " ".join(text.split())[:200] or "(empty response)"
+    cls = ERROR_CLASSES_BY_CODE.get(code) or ERROR_CLASSES_BY_STATUS.get(status_code)
+    if cls is None:
+        cls = DubServerError if status_code >= 500 else DubAPIError
+    if cls is DubUnprocessableEntityError and message.startswith(INVALID_CURSOR_MESSAGE):
+        cls = DubInvalidCursorError
+    return cls(code or f"http_{status_code}", message, doc_url, status_code)

@@ -1,0 +1,136 @@
+"""When to retry, how long to wait, and how fast to send: pure arithmetic on times and headers."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+#: HTTP statuses worth another try: the rate limit and server-side failures.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Dub's rate-limit window is one minute; a wait longer than this means a header we misread.
+MAX_RATE_LIMIT_WAIT = 65.0
+#: Added to a rate-limit wait so the retry lands after the window has moved on.
+RATE_LIMIT_MARGIN = 0.05
+#: The share of the plan's limit the pacer allows, leaving room for clock skew and fencepost counting.
+PACER_SAFETY = 0.95
+
+_EPOCH_MS_THRESHOLD = 1e11  # numbers above this are epoch milliseconds (year 1973 in ms, 5138 in s)
+_EPOCH_S_THRESHOLD = 1e9  # numbers above this (and below the one above) are epoch seconds
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """
+    How the transport retries.
+
+    :param max_retry_seconds: the total time one request may spend waiting between attempts.
+    :param backoff_base: first backoff for 5xx and network errors, doubled each attempt.
+    :param backoff_cap: the longest single backoff.
+    """
+
+    max_retry_seconds: float = 300.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+
+
+def parse_wait_value(value: str, now: float) -> float | None:
+    """
+    Seconds from ``now`` until the time a ``Retry-After`` or ``X-RateLimit-Reset`` value names.
+
+    Dub sends the end of the window as Unix time in **milliseconds**; seconds since the epoch,
+    a delay in seconds and an HTTP date are accepted too. ``None`` when the value is unreadable.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if number != number or number < 0:  # NaN or negative
+        return None
+    if number >= _EPOCH_MS_THRESHOLD:
+        return max(0.0, number / 1000.0 - now)
+    if number >= _EPOCH_S_THRESHOLD:
+        return max(0.0, number - now)
+    return number
+
+
+def wait_from_headers(headers: Mapping[str, str], now: float) -> float | None:
+    """The wait a rate-limited response asks for, from ``Retry-After`` or else ``X-RateLimit-Reset``."""
+    lowered = {key.lower(): val for key, val in headers.items()}
+    for name in ("retry-after", "x-ratelimit-reset"):
+        if name in lowered:
+            wait = parse_wait_value(str(lowered[name]), now)
+            if wait is not None:
+                return min(wait, MAX_RATE_LIMIT_WAIT)
+    return None
+
+
+def backoff_seconds(policy: RetryPolicy, attempt: int, rng: random.Random) -> float:
+    """Capped exponential backoff with equal jitter: half fixed, half random. ``attempt`` counts from 1."""
+    ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** (attempt - 1))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def retry_delay(
+    policy: RetryPolicy,
+    *,
+    status_code: int | None,
+    headers: Mapping[str, str],
+    attempt: int,
+    waited: float,
+    now: float,
+    rng: random.Random,
+) -> float | None:
+    """
+    How long to wait before trying a failed request again, or ``None`` to give up.
+
+    :param status_code: the HTTP status, or ``None`` for a network failure (timeout, reset, truncation).
+    :param headers: the failed response's headers (empty for a network failure).
+    :param attempt: how many attempts have failed so far, from 1.
+    :param waited: seconds already spent waiting on earlier retries of this request.
+    """
+    if status_code is not None and status_code not in RETRYABLE_STATUSES:
+        return None
+    delay: float | None = None
+    if status_code == 429:
+        delay = wait_from_headers(headers, now)
+        if delay is not None:
+            delay += RATE_LIMIT_MARGIN
+    if delay is None:
+        delay = backoff_seconds(policy, attempt, rng)
+    if waited + delay > policy.max_retry_seconds:
+        return None
+    return delay
+
+
+class RequestPacer:
+    """
+    Spaces requests evenly so that one client stays under the plan's per-minute limit.
+
+    Dub's 200 responses carry no rate-limit headers, so the client cannot see the window filling:
+    it keeps to ``requests_per_minute`` (times :data:`PACER_SAFETY`) itself. Not thread-safe: the
+    caller holds a lock around :meth:`reserve`.
+
+    :param requests_per_minute: the plan's limit; ``None`` or 0 turns pacing off.
+    """
+
+    def __init__(self, requests_per_minute: float | None) -> None:
+        self.interval = 60.0 / (requests_per_minute * PACER_SAFETY) if requests_per_minute else 0.0
+        self._next_slot = 0.0
+
+    def reserve(self, now: float) -> float:
+        """Book the next send slot; return how long to wait until it (0 when it is now)."""
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self.interval
+        return slot - now
+
+    def hold_until(self, moment: float) -> None:
+        """Send nothing before ``moment`` (after a 429, the whole client waits for the window)."""
+        self._next_slot = max(self._next_slot, moment)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, set up from scratch: lint and type checks, then the tests on the lowest
+# supported Airflow and on the newest. Usage: bash scripts/test.sh [extra pytest args]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOWEST_AIRFLOW="3.1.0"
+NEWEST_AIRFLOW="3.3.2"
+status=0
+for version in "$NEWEST_AIRFLOW" "$LOWEST_AIRFLOW"; do
+  # shellcheck source=scripts/venv.sh
+  source scripts/venv.sh "$version"
+  if [ "$version" = "$NEWEST_AIRFLOW" ]; then
+    echo "==> ruff (with AIR rules)"
+    "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
+    echo "==> mypy"
+    "$VENV/bin/mypy"
+  fi
+  echo "==> pytest on Airflow $version"
+  set +e
+  "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+  code=$?
+  set -e
+  if [ "$code" -ne 0 ]; then
+    echo "pytest failed on Airflow $version (exit $code)"
+    status=1
+  fi
+done
+exit "$status"
