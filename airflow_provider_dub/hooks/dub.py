@@ -281,10 +281,16 @@ class DubHook(BaseHook):
             ``sort_by``, ``sort_order``, ``page_size`` (default 100) and ``limit`` (stop after N).
         :raises DubValidationError: on a bad parameter, before any request.
         """
-        plan = build_read_plan(**params)
-        return self._run_plan(plan)
+        return (customer for page in self.iter_customer_pages(**params) for customer in page)
 
-    def _run_plan(self, plan: CustomerReadPlan) -> Iterator[dict[str, Any]]:
+    def iter_customer_pages(self, **params: Any) -> Iterator[list[dict[str, Any]]]:
+        """
+        The read of :meth:`iter_customers`, one list per response (possibly empty), for writers
+        that work page by page. Parameters are validated at the call, before any request.
+        """
+        return self._run_plan(build_read_plan(**params))
+
+    def _run_plan(self, plan: CustomerReadPlan) -> Iterator[list[dict[str, Any]]]:
         while (query := plan.next_query()) is not None:
             try:
                 page = self._get("/customers", query, parse_customer_page)
@@ -294,7 +300,7 @@ class DubHook(BaseHook):
                 )
                 plan.cursor_lost()
                 continue
-            yield from plan.accept_page(page)
+            yield plan.accept_page(page)
 
     def count_customers(self, **filters: Any) -> int:
         """

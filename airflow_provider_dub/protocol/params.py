@@ -62,7 +62,7 @@ def _text(name: str, value: Any) -> str:
     return value.strip()
 
 
-def _integer(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+def as_integer(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
     """Accept an int, or a string of digits (what a templated field renders to)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise DubValidationError(name, f"expected an integer, got {value!r}", _range_text(minimum, maximum))
@@ -81,7 +81,7 @@ def _range_text(minimum: int, maximum: int | None) -> str:
     return f"an integer from {minimum} to {maximum}" if maximum is not None else f"an integer >= {minimum}"
 
 
-def _boolean(name: str, value: Any) -> bool:
+def as_boolean(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
@@ -110,7 +110,7 @@ def _filters_query(params: dict[str, Any]) -> dict[str, str]:
             text = text.upper()
         query[wire_name] = text
     if not _is_unset(params.get("include_expanded_fields")):
-        expanded = _boolean("include_expanded_fields", params["include_expanded_fields"])
+        expanded = as_boolean("include_expanded_fields", params["include_expanded_fields"])
         query["includeExpandedFields"] = "true" if expanded else "false"
     return query
 
@@ -132,9 +132,9 @@ def build_list_query(**params: Any) -> dict[str, str]:
     _check_names(params, LIST_PARAMS, "GET /customers")
     query = _filters_query(params)
     sort_by, sort_order = _sorting(params)
-    page = None if _is_unset(params.get("page")) else _integer("page", params["page"], 1)
+    page = None if _is_unset(params.get("page")) else as_integer("page", params["page"], 1)
     page_size = params.get("page_size")
-    page_size = None if _is_unset(page_size) else _integer("page_size", page_size, 1, MAX_PAGE_SIZE)
+    page_size = None if _is_unset(page_size) else as_integer("page_size", page_size, 1, MAX_PAGE_SIZE)
     starting_after = params.get("starting_after")
     ending_before = params.get("ending_before")
     starting_after = None if _is_unset(starting_after) else _text("starting_after", starting_after)
@@ -191,7 +191,9 @@ def build_read_plan(**params: Any) -> CustomerReadPlan:
     filters = _filters_query(params)
     sort_by, sort_order = _sorting(params)
     page_size = params.get("page_size")
-    page_size = MAX_PAGE_SIZE if _is_unset(page_size) else _integer("page_size", page_size, 1, MAX_PAGE_SIZE)
+    page_size = (
+        MAX_PAGE_SIZE if _is_unset(page_size) else as_integer("page_size", page_size, 1, MAX_PAGE_SIZE)
+    )
     limit = params.get("limit")
-    limit = None if _is_unset(limit) else _integer("limit", limit, 1)
+    limit = None if _is_unset(limit) else as_integer("limit", limit, 1)
     return CustomerReadPlan(filters, page_size=page_size, limit=limit, sort_by=sort_by, sort_order=sort_order)

@@ -1,0 +1,270 @@
+"""
+Customer files in object storage: JSON Lines, CSV and Parquet, written page by page and atomically.
+
+A file is written under a hidden temporary name beside the final one and renamed into place only once
+complete, so the final path holds either the previous complete file or the new complete one, never a
+partial one, also when the task fails or is killed mid-read. Memory holds one page (Parquet: one row
+group) at a time, whatever the number of customers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_dub.exceptions import DubError, DubValidationError
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+FORMATS = ("jsonl", "csv", "parquet")
+_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+#: The customer fields, in Dub's order.
+CUSTOMER_FIELDS = (
+    "id",
+    "name",
+    "email",
+    "avatar",
+    "externalId",
+    "stripeCustomerId",
+    "country",
+    "sales",
+    "saleAmount",
+    "createdAt",
+    "firstSaleAt",
+    "subscriptionCanceledAt",
+)
+#: The expanded objects' fields (``includeExpandedFields=true``), flattened as ``<object>_<field>``.
+EXPANDED_FIELDS = {
+    "link": ("id", "domain", "key", "shortLink", "url", "programId"),
+    "programId": (),
+    "partner": ("id", "name", "email", "image"),
+    "discount": (
+        "id",
+        "amount",
+        "type",
+        "maxDuration",
+        "couponId",
+        "couponTestId",
+        "description",
+        "partnersCount",
+    ),
+}
+_INTEGER_COLUMNS = {"sales", "saleAmount", "discount_maxDuration", "discount_partnersCount"}
+_FLOAT_COLUMNS = {"discount_amount"}
+_TIMESTAMP_COLUMNS = {"createdAt", "firstSaleAt", "subscriptionCanceledAt"}
+_PARQUET_ROW_GROUP = 10_000
+
+
+class DubOutputError(DubError):
+    """A file could not be written."""
+
+
+def resolve_format(output_format: str | None, path: str) -> str:
+    """
+    The output format: ``output_format`` if given, else from the path's extension, else JSON Lines.
+
+    :raises DubValidationError: on an unknown format.
+    """
+    if output_format:
+        fmt = output_format.strip().lower().lstrip(".")
+        fmt = {"json": "jsonl", "ndjson": "jsonl", "jsonlines": "jsonl", "pq": "parquet"}.get(fmt, fmt)
+        if fmt not in FORMATS:
+            raise DubValidationError("output_format", f"{output_format!r} is not a known format", FORMATS)
+        return fmt
+    name = path.rsplit("/", 1)[-1].lower()
+    for extension, fmt in _EXTENSIONS.items():
+        if name.endswith(extension):
+            return fmt
+    return "jsonl"
+
+
+def columns(expanded: bool) -> list[str]:
+    """The flat column names of CSV and Parquet files: stable, whatever the data."""
+    names = list(CUSTOMER_FIELDS)
+    if expanded:
+        for obj, fields in EXPANDED_FIELDS.items():
+            names.extend(f"{obj}_{field}" for field in fields) if fields else names.append(obj)
+    return names
+
+
+def flatten(customer: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """One customer as a flat row of ``names``; an absent expanded object gives empty columns."""
+    row: dict[str, Any] = {}
+    for name in names:
+        if name in customer and not isinstance(customer[name], dict):
+            row[name] = customer[name]
+            continue
+        obj, _, field = name.partition("_")
+        nested = customer.get(obj)
+        row[name] = nested.get(field) if isinstance(nested, dict) and field else None
+    return row
+
+
+class _PageWriter(Protocol):
+    def __init__(self, stream: IO[bytes], expanded: bool) -> None: ...
+
+    def write_page(self, customers: list[dict[str, Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _JsonLinesWriter:
+    def __init__(self, stream: IO[bytes], expanded: bool) -> None:
+        self.stream = stream
+
+    def write_page(self, customers: list[dict[str, Any]]) -> None:
+        lines = "".join(json.dumps(c, ensure_ascii=False, separators=(",", ":")) + "\n" for c in customers)
+        self.stream.write(lines.encode("utf-8"))
+
+    def close(self) -> None:
+        pass
+
+
+class _CsvWriter:
+    def __init__(self, stream: IO[bytes], expanded: bool) -> None:
+        self.stream = stream
+        self.names = columns(expanded)
+        self.buffer = io.StringIO()
+        self.writer = csv.DictWriter(self.buffer, fieldnames=self.names, extrasaction="ignore")
+        self.writer.writeheader()
+
+    def write_page(self, customers: list[dict[str, Any]]) -> None:
+        self.writer.writerows(flatten(c, self.names) for c in customers)
+        self.stream.write(self.buffer.getvalue().encode("utf-8"))
+        self.buffer.seek(0)
+        self.buffer.truncate()
+
+    def close(self) -> None:
+        self.stream.write(self.buffer.getvalue().encode("utf-8"))
+
+
+def check_format_support(output_format: str) -> None:
+    """:raises DubValidationError: when the format needs a library that is not installed (Parquet: pyarrow)."""
+    if output_format != "parquet":
+        return
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise DubValidationError(
+            "output_format",
+            "Parquet needs pyarrow, which is not installed",
+            "'jsonl' or 'csv', or install 'airflow-provider-dub[parquet]'",
+        ) from None
+
+
+class _ParquetWriter:
+    def __init__(self, stream: IO[bytes], expanded: bool) -> None:
+        check_format_support("parquet")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.names = columns(expanded)
+        self.schema = pa.schema([(name, self._type(name)) for name in self.names])
+        self.writer = pq.ParquetWriter(stream, self.schema, compression="snappy")
+        self.pending: list[dict[str, Any]] = []
+
+    def _type(self, name: str) -> Any:
+        if name in _INTEGER_COLUMNS:
+            return self.pa.int64()
+        if name in _FLOAT_COLUMNS:
+            return self.pa.float64()
+        if name in _TIMESTAMP_COLUMNS:
+            return self.pa.timestamp("ms", tz="UTC")
+        return self.pa.string()
+
+    def write_page(self, customers: list[dict[str, Any]]) -> None:
+        self.pending.extend(flatten(c, self.names) for c in customers)
+        if len(self.pending) >= _PARQUET_ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        data = {name: [row[name] for row in self.pending] for name in self.names}
+        for name in _TIMESTAMP_COLUMNS:
+            data[name] = [_parse_time(value) for value in data[name]]
+        self.writer.write_table(self.pa.Table.from_pydict(data, schema=self.schema))
+        self.pending = []
+
+    def close(self) -> None:
+        self._flush()
+        self.writer.close()
+
+
+def _parse_time(value: str | None) -> Any:
+    if value is None:
+        return None
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+_WRITERS: dict[str, type[_PageWriter]] = {
+    "jsonl": _JsonLinesWriter,
+    "csv": _CsvWriter,
+    "parquet": _ParquetWriter,
+}
+
+
+@dataclass
+class WriteResult:
+    """What was written: the final URI and how many customers."""
+
+    uri: str
+    records: int
+
+
+def asset_uri(path: ObjectStoragePath) -> str:
+    """The path as an Asset URI: scheme and path, without the connection id."""
+    return f"{path.protocol}://{path.path}" if path.protocol != "file" else f"file://{path.path}"
+
+
+@contextmanager
+def _temporary_beside(path: ObjectStoragePath) -> Iterator[ObjectStoragePath]:
+    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        yield temporary
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def write_customers(
+    path: ObjectStoragePath,
+    pages: Iterable[list[dict[str, Any]]],
+    output_format: str,
+    *,
+    expanded: bool = False,
+) -> WriteResult:
+    """
+    Write customers page by page to a temporary file beside ``path``, then rename it into place.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+
+    :param path: the final location.
+    :param pages: lists of customers, consumed one at a time.
+    :param output_format: one of :data:`FORMATS`.
+    :param expanded: whether the customers carry expanded fields (CSV and Parquet columns).
+    """
+    if output_format not in _WRITERS:
+        raise DubValidationError("output_format", f"{output_format!r} is not a known format", FORMATS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = 0
+    with _temporary_beside(path) as temporary:
+        with temporary.open("wb") as stream:
+            writer = _WRITERS[output_format](stream, expanded)
+            for page in pages:
+                writer.write_page(page)
+                records += len(page)
+            writer.close()
+        temporary.rename(path)
+    return WriteResult(uri=asset_uri(path), records=records)

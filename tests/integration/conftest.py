@@ -1,0 +1,35 @@
+"""
+Integration fixtures: the Dub emulator on loopback, and a real Airflow (SQLite metadata DB) that runs
+the DAGs in ``tests/integration/dags`` with ``dag.test()``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_dub.testing import DubEmulator
+
+DAGS_FOLDER = Path(__file__).parent / "dags"
+
+
+@pytest.fixture
+def dub(monkeypatch: pytest.MonkeyPatch) -> Iterator[DubEmulator]:
+    """A small emulator (2,500 customers), wired up as ``dub_default``."""
+    with DubEmulator(customers=2_500, seed=7) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_DUB_DEFAULT", emulator.airflow_conn_json())
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated metadata DB in the test session's AIRFLOW_HOME, with our test DAGs as the DAG folder."""
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+    )
