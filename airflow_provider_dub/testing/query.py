@@ -1,0 +1,163 @@
+"""Parsing and validation of ``GET /customers`` query parameters.
+
+Validation reproduces Dub's zod schema: ``pageSize`` and ``page`` are coerced
+like JavaScript's ``Number()``, and only the first problem is reported, as
+``"<code>: <param>: <text>"``, checking pageSize, page, sortBy, sortOrder and
+includeExpandedFields in that order. The pagination rules follow.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from airflow_provider_dub.testing.errors import unprocessable
+
+SORT_FIELDS = ("createdAt", "saleAmount", "firstSaleAt", "subscriptionCanceledAt")
+SORT_ORDERS = ("asc", "desc")
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 100
+
+_JS_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?Infinity")
+_JS_PREFIXED = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filters shared by ``/customers`` and ``/customers/count``."""
+
+    email: str | None = None
+    external_id: str | None = None
+    search: str | None = None
+    country: str | None = None
+    link_id: str | None = None
+    partner_id: str | None = None
+    program: bool = False  # programId or partnerId was sent: restrict to the default program
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A validated ``GET /customers`` request."""
+
+    filters: Filters
+    page_size: int = DEFAULT_PAGE_SIZE
+    page: int = 1
+    sort_by: str = "createdAt"
+    descending: bool = True
+    expanded: bool = False
+    starting_after: str | None = None
+    ending_before: str | None = None
+
+    @property
+    def cursor(self) -> str | None:
+        """The cursor id, whichever of startingAfter / endingBefore was given."""
+        return self.starting_after if self.starting_after is not None else self.ending_before
+
+
+def js_number(text: str) -> float:
+    """Convert like JavaScript's ``Number(text)``: NaN when it is not a number."""
+    text = text.strip()
+    if text == "":
+        return 0.0
+    if _JS_DECIMAL.fullmatch(text):
+        return float(text.replace("Infinity", "inf"))
+    if _JS_PREFIXED.fullmatch(text):
+        return float(int(text, 0))
+    return math.nan
+
+
+def _non_empty(params: dict[str, str], name: str) -> str | None:
+    value = params.get(name)
+    return value if value else None
+
+
+def parse_filters(params: dict[str, str]) -> Filters:
+    """Read the filter parameters; empty values count as absent."""
+    return Filters(
+        email=_non_empty(params, "email"),
+        external_id=_non_empty(params, "externalId"),
+        search=_non_empty(params, "search"),
+        country=_non_empty(params, "country"),
+        link_id=_non_empty(params, "linkId"),
+        partner_id=_non_empty(params, "partnerId"),
+        program=bool(_non_empty(params, "programId") or _non_empty(params, "partnerId")),
+    )
+
+
+def _parse_page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    number = js_number(raw)
+    if math.isnan(number) or math.isinf(number):
+        raise unprocessable("invalid_type: pageSize: Page size must be a number.")
+    if not number.is_integer():
+        raise unprocessable("invalid_type: pageSize: Page size must be an integer.")
+    if number < 1:
+        raise unprocessable("too_small: pageSize: Page size must be greater than 0.")
+    if number > MAX_PAGE_SIZE:
+        raise unprocessable(f"too_big: pageSize: Max page size is {MAX_PAGE_SIZE}.")
+    return int(number)
+
+
+def _parse_page(raw: str | None) -> int:
+    if raw is None:
+        return 1
+    number = js_number(raw)
+    if math.isnan(number) or math.isinf(number) or not number.is_integer():
+        raise unprocessable("invalid_type: page: Page must be an integer.")
+    if number < 1:
+        raise unprocessable("too_small: page: Page must be greater than 0.")
+    return int(number)
+
+
+def _parse_choice(raw: str | None, param: str, choices: tuple[str, ...], default: str) -> str:
+    if raw is None:
+        return default
+    if raw not in choices:
+        expected = "|".join(f'"{choice}"' for choice in choices)
+        raise unprocessable(f"invalid_value: {param}: Invalid option: expected one of {expected}")
+    return raw
+
+
+def parse_list_query(params: dict[str, str], page_cap: int) -> ListQuery:
+    """Validate ``GET /customers`` parameters, raising the first 422 Dub would give."""
+    page_size = _parse_page_size(params.get("pageSize"))
+    page = _parse_page(params.get("page"))
+    sort_by = _parse_choice(params.get("sortBy"), "sortBy", SORT_FIELDS, "createdAt")
+    sort_order = _parse_choice(params.get("sortOrder"), "sortOrder", SORT_ORDERS, "desc")
+    expanded_raw = params.get("includeExpandedFields")
+    expanded = False
+    if expanded_raw is not None:
+        lowered = _parse_choice(expanded_raw.lower(), "includeExpandedFields", ("true", "false"), "false")
+        expanded = lowered == "true"
+    starting_after = _non_empty(params, "startingAfter")
+    ending_before = _non_empty(params, "endingBefore")
+    has_cursor = starting_after is not None or ending_before is not None
+    if starting_after is not None and ending_before is not None:
+        raise unprocessable("You cannot use both startingAfter and endingBefore at the same time.")
+    if has_cursor and sort_by != "createdAt":
+        raise unprocessable(
+            "Cursor-based pagination only supports sorting by `createdAt`. "
+            "Use offset-based pagination (page/pageSize) for other sort fields."
+        )
+    if has_cursor and page > 1:
+        raise unprocessable(
+            "You cannot use both page and startingAfter/endingBefore at the same time. "
+            "Please use one pagination method."
+        )
+    if page > page_cap:
+        raise unprocessable(
+            f"Page is too big (cannot be more than {page_cap}), "
+            "recommend using cursor-based pagination instead."
+        )
+    return ListQuery(
+        filters=parse_filters(params),
+        page_size=page_size,
+        page=page,
+        sort_by=sort_by,
+        descending=sort_order == "desc",
+        expanded=expanded,
+        starting_after=starting_after,
+        ending_before=ending_before,
+    )
