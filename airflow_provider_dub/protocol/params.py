@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from airflow_provider_dub.exceptions import DubValidationError
+from airflow_provider_dub.protocol.new_customers import NewCustomersPlan, Watermark
 from airflow_provider_dub.protocol.pagination import CustomerReadPlan
 
 MAX_PAGE_SIZE = 100
@@ -39,9 +40,11 @@ _PAGING = {
 }
 LIST_PARAMS: dict[str, str] = {**FILTER_PARAMS, **_EXPANDED, **_SORTING, **_PAGING}
 COUNT_PARAMS: dict[str, str] = {**FILTER_PARAMS}
+NEW_CUSTOMER_PARAMS = (*FILTER_PARAMS, *_EXPANDED)
 READ_PARAMS = (*FILTER_PARAMS, *_EXPANDED, *_SORTING, "page_size", "limit")
 
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+_INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
@@ -67,11 +70,11 @@ def as_integer(name: str, value: Any, minimum: int, maximum: int | None = None) 
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise DubValidationError(name, f"expected an integer, got {value!r}", _range_text(minimum, maximum))
     if isinstance(value, str):
-        if not value.strip().lstrip("-").isdigit():
+        if not _INTEGER_TEXT.match(value.strip()):
             raise DubValidationError(
                 name, f"expected an integer, got {value!r}", _range_text(minimum, maximum)
             )
-        value = int(value)
+        value = int(value.strip())
     if value < minimum or (maximum is not None and value > maximum):
         raise DubValidationError(name, f"{value} is out of range", _range_text(minimum, maximum))
     return value
@@ -197,3 +200,24 @@ def build_read_plan(**params: Any) -> CustomerReadPlan:
     limit = params.get("limit")
     limit = None if _is_unset(limit) else as_integer("limit", limit, 1)
     return CustomerReadPlan(filters, page_size=page_size, limit=limit, sort_by=sort_by, sort_order=sort_order)
+
+
+def build_new_customers_plan(
+    *,
+    watermark: Watermark | None,
+    since_ms: int | None = None,
+    stop_after: int | None = None,
+    **filters: Any,
+) -> NewCustomersPlan:
+    """
+    Validate the filters of a search for new customers and return its plan.
+
+    :param watermark: where the previous successful search stopped, or ``None``.
+    :param since_ms: customers created since this Unix time (ms) are new; overrides the watermark.
+    :param stop_after: stop once this many are found.
+    :param filters: any of the filters and ``include_expanded_fields``.
+    """
+    _check_names(filters, NEW_CUSTOMER_PARAMS, "new customers")
+    return NewCustomersPlan(
+        _filters_query(filters), watermark=watermark, since_ms=since_ms, stop_after=stop_after
+    )

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-#: HTTP statuses worth another try: the rate limit and server-side failures.
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Dub's rate-limit window is one minute; a wait longer than this means a header we misread.
 MAX_RATE_LIMIT_WAIT = 65.0
 #: Added to a rate-limit wait so the retry lands after the window has moved on.
@@ -74,7 +72,7 @@ def wait_from_headers(headers: Mapping[str, str], now: float) -> float | None:
 
 def backoff_seconds(policy: RetryPolicy, attempt: int, rng: random.Random) -> float:
     """Capped exponential backoff with equal jitter: half fixed, half random. ``attempt`` counts from 1."""
-    ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** (attempt - 1))
+    ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** min(attempt - 1, 32))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
@@ -92,11 +90,12 @@ def retry_delay(
     How long to wait before trying a failed request again, or ``None`` to give up.
 
     :param status_code: the HTTP status, or ``None`` for a network failure (timeout, reset, truncation).
+        429 and every 5xx are retried; other statuses are final.
     :param headers: the failed response's headers (empty for a network failure).
     :param attempt: how many attempts have failed so far, from 1.
     :param waited: seconds already spent waiting on earlier retries of this request.
     """
-    if status_code is not None and status_code not in RETRYABLE_STATUSES:
+    if status_code is not None and status_code != 429 and status_code < 500:
         return None
     delay: float | None = None
     if status_code == 429:
@@ -134,3 +133,46 @@ class RequestPacer:
     def hold_until(self, moment: float) -> None:
         """Send nothing before ``moment`` (after a 429, the whole client waits for the window)."""
         self._next_slot = max(self._next_slot, moment)
+
+
+class RetryLoop:
+    """
+    The retry bookkeeping of one request, shared by the sync hook and the async trigger.
+
+    The transport sends; on a failure it asks :meth:`delay_after` how long to sleep, and when the
+    answer is ``None`` it raises :meth:`give_up`'s error, which says how long it tried.
+
+    :param policy: the retry policy.
+    :param rng: the source of jitter.
+    """
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+        self.policy = policy
+        self.rng = rng
+        self.attempts = 0
+        self.waited = 0.0
+
+    def delay_after(self, status_code: int | None, headers: Mapping[str, str], now: float) -> float | None:
+        """Count a failed attempt; return the wait before the next one, or ``None`` to give up."""
+        self.attempts += 1
+        delay = retry_delay(
+            self.policy,
+            status_code=status_code,
+            headers=headers,
+            attempt=self.attempts,
+            waited=self.waited,
+            now=now,
+            rng=self.rng,
+        )
+        if delay is not None:
+            self.waited += delay
+        return delay
+
+    def give_up(self, error: Exception) -> Exception:
+        """The error to raise, its text saying how long the retries went on (after more than one attempt)."""
+        if self.attempts > 1:
+            error.args = (
+                f"{error} (gave up after {self.attempts} attempts and {self.waited:.1f} s of waiting; "
+                f"retry budget {self.policy.max_retry_seconds:g} s)",
+            )
+        return error

@@ -61,7 +61,11 @@ def make_customers(n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     ids = rng.sample(range(10**6), n)
     return [
-        {"id": f"c{i:07d}", "createdAt": f"2025-{rng.randint(1, 12):02d}-01", "country": rng.choice(["US", "DE"])}
+        {
+            "id": f"c{i:07d}",
+            "createdAt": f"2025-{rng.randint(1, 12):02d}-01",
+            "country": rng.choice(["US", "DE"]),
+        }
         for i in ids
     ]
 
