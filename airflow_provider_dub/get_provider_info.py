@@ -59,7 +59,15 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [{"integration-name": "Dub", "python-modules": ["airflow_provider_dub.hooks.dub"]}],
+        "hooks": [
+            {
+                "integration-name": "Dub",
+                "python-modules": ["airflow_provider_dub.hooks.dub", "airflow_provider_dub.hooks.dub_async"],
+            }
+        ],
+        "operators": [{"integration-name": "Dub", "python-modules": ["airflow_provider_dub.operators.dub"]}],
+        "sensors": [{"integration-name": "Dub", "python-modules": ["airflow_provider_dub.sensors.dub"]}],
+        "triggers": [{"integration-name": "Dub", "python-modules": ["airflow_provider_dub.triggers.dub"]}],
         "connection-types": [
             {
                 "connection-type": "dub",

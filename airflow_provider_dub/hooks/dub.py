@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
@@ -31,8 +31,9 @@ from airflow_provider_dub.get_provider_info import (
     UI_FIELD_BEHAVIOUR,
 )
 from airflow_provider_dub.protocol import (
-    CustomerReadPlan,
+    ReadPlan,
     RequestPacer,
+    RetryLoop,
     RetryPolicy,
     build_count_query,
     build_list_query,
@@ -40,8 +41,10 @@ from airflow_provider_dub.protocol import (
     error_from_response,
     parse_count,
     parse_customer_page,
-    retry_delay,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 T = TypeVar("T")
 
@@ -98,6 +101,50 @@ def normalise_base_url(host: str | None) -> str:
     return host.rstrip("/")
 
 
+def settings_from_connection(
+    conn: Connection, max_retry_seconds: float | None = None, requests_per_minute: int | None = None
+) -> DubConnectionSettings:
+    """
+    Read a ``dub`` connection; the arguments, when not ``None``, override its extras.
+
+    :raises DubValidationError: on a missing API key or a bad extra, naming it.
+    """
+    api_key = (conn.password or "").strip()
+    if not api_key:
+        raise DubValidationError(
+            "password", f"connection {conn.conn_id!r} has no API key", "a Dub API key ('dub_...')"
+        )
+    if not api_key.isprintable() or any(char.isspace() for char in api_key):
+        # Said without the key: requests would put the whole header, key included, in its error.
+        raise DubValidationError(
+            "password",
+            f"the API key of connection {conn.conn_id!r} contains spaces or control characters",
+            "a Dub API key ('dub_...') pasted without line breaks",
+        )
+    extra = conn.extra_dejson
+    if requests_per_minute is None:
+        requests_per_minute = int(_number_extra(extra, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1))
+    if max_retry_seconds is None:
+        max_retry_seconds = _number_extra(extra, "max_retry_seconds", DEFAULT_MAX_RETRY_SECONDS, 0)
+    return DubConnectionSettings(
+        base_url=normalise_base_url(conn.host),
+        api_key=api_key,
+        connect_timeout=_number_extra(extra, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0.001),
+        read_timeout=_number_extra(extra, "read_timeout", DEFAULT_READ_TIMEOUT, 0.001),
+        max_retry_seconds=max_retry_seconds,
+        requests_per_minute=requests_per_minute or None,
+    )
+
+
+def request_headers(settings: DubConnectionSettings) -> dict[str, str]:
+    """The headers of every request: the key as a Bearer token, JSON, our User-Agent."""
+    return {
+        "Authorization": f"Bearer {settings.api_key}",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
+
 class DubHook(BaseHook):
     """
     Interact with Dub's API (``GET /customers`` and ``GET /customers/count``).
@@ -138,26 +185,8 @@ class DubHook(BaseHook):
     @cached_property
     def settings(self) -> DubConnectionSettings:
         """The connection's settings, read once. :raises DubValidationError: on a missing key or bad extra."""
-        conn = self.get_connection(self.dub_conn_id)
-        api_key = (conn.password or "").strip()
-        if not api_key:
-            raise DubValidationError(
-                "password", f"connection {self.dub_conn_id!r} has no API key", "a Dub API key ('dub_...')"
-            )
-        extra = conn.extra_dejson
-        rpm = self._requests_per_minute
-        if rpm is None:
-            rpm = int(_number_extra(extra, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1))
-        retry_seconds = self._max_retry_seconds
-        if retry_seconds is None:
-            retry_seconds = _number_extra(extra, "max_retry_seconds", DEFAULT_MAX_RETRY_SECONDS, 0)
-        return DubConnectionSettings(
-            base_url=normalise_base_url(conn.host),
-            api_key=api_key,
-            connect_timeout=_number_extra(extra, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0.001),
-            read_timeout=_number_extra(extra, "read_timeout", DEFAULT_READ_TIMEOUT, 0.001),
-            max_retry_seconds=retry_seconds,
-            requests_per_minute=rpm or None,
+        return settings_from_connection(
+            self.get_connection(self.dub_conn_id), self._max_retry_seconds, self._requests_per_minute
         )
 
     @cached_property
@@ -175,13 +204,7 @@ class DubHook(BaseHook):
     @cached_property
     def _session(self) -> requests.Session:
         session = requests.Session()
-        session.headers.update(
-            {
-                "Authorization": f"Bearer {self.settings.api_key}",
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            }
-        )
+        session.headers.update(request_headers(self.settings))
         return session
 
     # -- transport ----------------------------------------------------------------------------------
@@ -201,15 +224,13 @@ class DubHook(BaseHook):
         400/401/403/404/422 fail at once; 429 waits for the window Dub names; 5xx, timeouts, dropped
         connections and malformed bodies back off exponentially with jitter.
         """
-        policy = policy or self.retry_policy
+        retries = RetryLoop(policy or self.retry_policy, self._rng)
         url = f"{self.settings.base_url}{path}"
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
-        attempt, waited = 0, 0.0
         while True:
             self._wait_for_slot()
-            attempt += 1
             self.request_count += 1
-            self.log.debug("Dub GET %s %s (attempt %d)", path, query, attempt)
+            self.log.debug("Dub GET %s %s (attempt %d)", path, query, retries.attempts + 1)
             status: int | None = None
             headers: dict[str, str] = {}
             try:
@@ -225,34 +246,20 @@ class DubHook(BaseHook):
             except DubConnectionError as exc:  # a 2xx whose body is not what Dub sends
                 status = None
                 error = exc
-            delay = retry_delay(
-                policy,
-                status_code=status,
-                headers=headers,
-                attempt=attempt,
-                waited=waited,
-                now=time.time(),
-                rng=self._rng,
-            )
+            delay = retries.delay_after(status, headers, time.time())
             if delay is None:
-                raise self._final_error(error, attempt, waited, policy)
+                raise retries.give_up(error)
             self.log.warning(
-                "Dub GET %s failed (%s); attempt %d, retrying in %.2f s", path, _short(error), attempt, delay
+                "Dub GET %s failed (%s); attempt %d, retrying in %.2f s",
+                path,
+                _short(error),
+                retries.attempts,
+                delay,
             )
             if status == 429:
                 with self._pacer_lock:
                     self.pacer.hold_until(time.monotonic() + delay)
             time.sleep(delay)
-            waited += delay
-
-    @staticmethod
-    def _final_error(error: DubError, attempts: int, waited: float, policy: RetryPolicy) -> DubError:
-        if attempts > 1:
-            error.args = (
-                f"{error} (gave up after {attempts} attempts and {waited:.1f} s of waiting; "
-                f"retry budget {policy.max_retry_seconds:g} s)",
-            )
-        return error
 
     # -- API ----------------------------------------------------------------------------------------
 
@@ -288,9 +295,10 @@ class DubHook(BaseHook):
         The read of :meth:`iter_customers`, one list per response (possibly empty), for writers
         that work page by page. Parameters are validated at the call, before any request.
         """
-        return self._run_plan(build_read_plan(**params))
+        return self.run_plan(build_read_plan(**params))
 
-    def _run_plan(self, plan: CustomerReadPlan) -> Iterator[list[dict[str, Any]]]:
+    def run_plan(self, plan: ReadPlan) -> Iterator[list[dict[str, Any]]]:
+        """Send the requests a read plan asks for; yield what it makes of each page."""
         while (query := plan.next_query()) is not None:
             try:
                 page = self._get("/customers", query, parse_customer_page)

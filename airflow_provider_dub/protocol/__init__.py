@@ -8,7 +8,8 @@ means and how long to wait before retrying (:mod:`.responses`, :mod:`.retry`).
 
 from __future__ import annotations
 
-from airflow_provider_dub.protocol.pagination import CustomerReadPlan
+from airflow_provider_dub.protocol.new_customers import NewCustomersPlan, Watermark
+from airflow_provider_dub.protocol.pagination import CustomerReadPlan, ReadPlan
 from airflow_provider_dub.protocol.params import (
     FILTER_PARAMS,
     MAX_PAGE_SIZE,
@@ -16,10 +17,17 @@ from airflow_provider_dub.protocol.params import (
     SORT_ORDER_VALUES,
     build_count_query,
     build_list_query,
+    build_new_customers_plan,
     build_read_plan,
 )
 from airflow_provider_dub.protocol.responses import error_from_response, parse_count, parse_customer_page
-from airflow_provider_dub.protocol.retry import RequestPacer, RetryPolicy, retry_delay, wait_from_headers
+from airflow_provider_dub.protocol.retry import (
+    RequestPacer,
+    RetryLoop,
+    RetryPolicy,
+    retry_delay,
+    wait_from_headers,
+)
 
 __all__ = [
     "FILTER_PARAMS",
@@ -27,10 +35,15 @@ __all__ = [
     "SORT_BY_VALUES",
     "SORT_ORDER_VALUES",
     "CustomerReadPlan",
+    "NewCustomersPlan",
+    "ReadPlan",
     "RequestPacer",
+    "RetryLoop",
     "RetryPolicy",
+    "Watermark",
     "build_count_query",
     "build_list_query",
+    "build_new_customers_plan",
     "build_read_plan",
     "error_from_response",
     "parse_count",

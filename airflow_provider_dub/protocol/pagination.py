@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_dub.exceptions import DubPaginationError
 
@@ -40,6 +40,18 @@ Customer = dict[str, Any]
 #: How many already-yielded ids the plan may remember to make a fresh start exact (two pages' worth).
 _RESTART_MEMORY = 200
 _MAX_RESTARTS = 3
+
+
+class ReadPlan(Protocol):
+    """What a transport drives: :class:`CustomerReadPlan` and the new-customers plan alike."""
+
+    done: bool
+
+    def next_query(self) -> dict[str, str] | None: ...
+
+    def accept_page(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+    def cursor_lost(self) -> None: ...
 
 
 @dataclass

@@ -47,3 +47,16 @@ def task_states(dag_run: Any) -> dict[str, str]:
             )
         ).all()
     return {task_id: getattr(state, "value", state) for task_id, state in rows}
+
+
+def forget_runs(dag_id: str) -> None:
+    """Delete every run of a DAG, with its task instances and XComs."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        for model in (XComModel, TaskInstance, DagRun):
+            session.execute(delete(model).where(model.dag_id == dag_id))

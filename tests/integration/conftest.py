@@ -9,13 +9,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from airflow_provider_dub.testing import DubEmulator
-
-DAGS_FOLDER = Path(__file__).parent / "dags"
 
 
 @pytest.fixture
@@ -29,7 +26,9 @@ def dub(monkeypatch: pytest.MonkeyPatch) -> Iterator[DubEmulator]:
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """A migrated metadata DB in the test session's AIRFLOW_HOME, with our test DAGs as the DAG folder."""
-    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
     subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
     )

@@ -62,8 +62,12 @@ def _read(path: Path, fmt: str) -> list[dict]:
     return pq.read_table(path).to_pylist()
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("c.jsonl", ""), ("c.csv", ""), ("c.parquet", ""), ("c.out", "csv")])
-def test_every_format_reads_back_as_the_ground_truth(dub: DubEmulator, tmp_path: Path, name: str, fmt: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("c.jsonl", ""), ("c.csv", ""), ("c.parquet", ""), ("c.out", "csv")]
+)
+def test_every_format_reads_back_as_the_ground_truth(
+    dub: DubEmulator, tmp_path: Path, name: str, fmt: str
+) -> None:
     dr = run_dag(
         "test_dub_list_to_file",
         conf={"base": str(tmp_path), "name": name, "output_format": fmt, "expanded": True},
@@ -118,7 +122,9 @@ def test_failure_on_first_write_leaves_no_file(dub: DubEmulator, tmp_path: Path,
     conn = json.loads(dub.airflow_conn_json())
     conn["extra"] = {"max_retry_seconds": 0}
     monkeypatch.setenv("AIRFLOW_CONN_DUB_DEFAULT", json.dumps(conn))
-    dub.before_request(lambda record: dub.inject(FaultKind.DROP, times=1) if dub.request_count() == 3 else None)
+    dub.before_request(
+        lambda record: dub.inject(FaultKind.DROP, times=1) if dub.request_count() == 3 else None
+    )
     dr = run_dag("test_dub_list_to_file", conf={"base": str(tmp_path), "name": "c.csv"}, logical_date=DAY)
     assert task_states(dr) == {"export": "failed"}
     assert list((tmp_path / "2026-03-04").iterdir()) == []
@@ -157,7 +163,9 @@ def test_templated_path_is_rendered_and_emitted_as_an_asset(dub: DubEmulator, tm
 def test_fifty_thousand_customers_to_a_file(tmp_path: Path, monkeypatch) -> None:
     with DubEmulator(customers=50_000, seed=11) as big:
         monkeypatch.setenv("AIRFLOW_CONN_DUB_DEFAULT", big.airflow_conn_json())
-        dr = run_dag("test_dub_list_to_file", conf={"base": str(tmp_path), "name": "all.jsonl"}, logical_date=DAY)
+        dr = run_dag(
+            "test_dub_list_to_file", conf={"base": str(tmp_path), "name": "all.jsonl"}, logical_date=DAY
+        )
         assert task_states(dr) == {"export": "success"}
         lines = (tmp_path / "2026-03-04" / "all.jsonl").read_text().splitlines()
         got = [json.loads(line)["id"] for line in lines]

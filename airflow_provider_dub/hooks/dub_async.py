@@ -1,0 +1,120 @@
+"""DubAsyncHook: the same requests, retries and pacing as DubHook, on asyncio (for triggers)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import httpx
+from airflow.sdk import BaseHook
+
+from airflow_provider_dub.exceptions import DubConnectionError, DubError, DubInvalidCursorError
+from airflow_provider_dub.hooks.dub import DubConnectionSettings, request_headers, settings_from_connection
+from airflow_provider_dub.protocol import (
+    ReadPlan,
+    RequestPacer,
+    RetryLoop,
+    RetryPolicy,
+    error_from_response,
+    parse_customer_page,
+)
+
+T = TypeVar("T")
+
+
+class DubAsyncHook(BaseHook):
+    """
+    Asynchronous access to Dub for triggers: never blocks the event loop.
+
+    The connection is read with ``aget_connection``; requests go through one ``httpx.AsyncClient``;
+    retries, 429 waits and pacing follow the same protocol module as :class:`DubHook`.
+
+    :param dub_conn_id: the Airflow connection of type ``dub``.
+    """
+
+    conn_name_attr = "dub_conn_id"
+    default_conn_name = "dub_default"
+
+    def __init__(self, dub_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dub_conn_id = dub_conn_id
+        self._settings: DubConnectionSettings | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._pacer: RequestPacer | None = None
+        self._pacer_lock = asyncio.Lock()
+        self._rng = random.Random()
+        self.request_count = 0
+
+    async def get_settings(self) -> DubConnectionSettings:
+        """The connection's settings, read once without blocking."""
+        if self._settings is None:
+            self._settings = settings_from_connection(await self.aget_connection(self.dub_conn_id))
+        return self._settings
+
+    async def _get_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            settings = await self.get_settings()
+            self._client = httpx.AsyncClient(
+                headers=request_headers(settings),
+                timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            )
+            self._pacer = RequestPacer(settings.requests_per_minute)
+        return self._client
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _wait_for_slot(self) -> None:
+        assert self._pacer is not None
+        async with self._pacer_lock:
+            delay = self._pacer.reserve(time.monotonic())
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def get(self, path: str, query: dict[str, str], parse: Callable[[bytes], T]) -> T:
+        """``GET path?query`` with :class:`DubHook`'s retry rules; return ``parse(body)``."""
+        client = await self._get_client()
+        settings = await self.get_settings()
+        retries = RetryLoop(RetryPolicy(max_retry_seconds=settings.max_retry_seconds), self._rng)
+        while True:
+            await self._wait_for_slot()
+            self.request_count += 1
+            status: int | None = None
+            headers: dict[str, str] = {}
+            try:
+                response = await client.get(f"{settings.base_url}{path}", params=query)
+                status = response.status_code
+                if status < 400:
+                    return parse(response.content)
+                headers = dict(response.headers)
+                error: DubError = error_from_response(status, response.content)
+            except httpx.TransportError as exc:
+                status = None
+                error = DubConnectionError(f"Dub did not answer GET {path}: {type(exc).__name__}: {exc}")
+            except DubConnectionError as exc:
+                status = None
+                error = exc
+            delay = retries.delay_after(status, headers, time.time())
+            if delay is None:
+                raise retries.give_up(error)
+            self.log.warning("Dub GET %s failed (%s); retrying in %.2f s", path, error, delay)
+            if status == 429 and self._pacer is not None:
+                async with self._pacer_lock:
+                    self._pacer.hold_until(time.monotonic() + delay)
+            await asyncio.sleep(delay)
+
+    async def run_plan(self, plan: ReadPlan) -> AsyncIterator[list[dict[str, Any]]]:
+        """Send the requests a read plan asks for; yield what it makes of each page."""
+        while (query := plan.next_query()) is not None:
+            try:
+                page = await self.get("/customers", query, parse_customer_page)
+            except DubInvalidCursorError:
+                plan.cursor_lost()
+                continue
+            yield plan.accept_page(page)

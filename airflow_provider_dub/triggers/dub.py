@@ -1,0 +1,100 @@
+"""DubNewCustomersTrigger: waits in the triggerer until enough new customers exist."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_dub.exceptions import DubAPIError, DubError
+from airflow_provider_dub.hooks.dub_async import DubAsyncHook
+from airflow_provider_dub.protocol import Watermark, build_new_customers_plan
+
+
+class DubNewCustomersTrigger(BaseTrigger):
+    """
+    Polls Dub asynchronously until at least ``min_new`` customers are new, or until ``end_time``.
+
+    It only counts; the sensor then reads the new customers on a worker. Its arguments are
+    serialised into Airflow's database: a connection id, filters and a watermark, never the key.
+
+    :param dub_conn_id: the Dub connection.
+    :param filters: the sensor's filters (snake_case, as the hook takes them).
+    :param watermark: the previous run's watermark (JSON), or ``None``.
+    :param since_ms: customers created since this Unix time (ms) are new, when there is no watermark.
+    :param min_new: how many new customers are enough.
+    :param poll_interval: seconds between polls.
+    :param end_time: Unix time (s) after which the trigger gives up with a ``timeout`` event.
+    """
+
+    def __init__(
+        self,
+        *,
+        dub_conn_id: str,
+        filters: dict[str, Any],
+        watermark: dict[str, Any] | None,
+        since_ms: int | None,
+        min_new: int,
+        poll_interval: float,
+        end_time: float,
+    ) -> None:
+        super().__init__()
+        self.dub_conn_id = dub_conn_id
+        self.filters = filters
+        self.watermark = watermark
+        self.since_ms = since_ms
+        self.min_new = min_new
+        self.poll_interval = poll_interval
+        self.end_time = end_time
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "dub_conn_id": self.dub_conn_id,
+                "filters": self.filters,
+                "watermark": self.watermark,
+                "since_ms": self.since_ms,
+                "min_new": self.min_new,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+            },
+        )
+
+    async def count_new(self, hook: DubAsyncHook) -> int:
+        """How many customers are new, counting no further than ``min_new``."""
+        plan = build_new_customers_plan(
+            watermark=Watermark.from_json(self.watermark),
+            since_ms=self.since_ms,
+            stop_after=self.min_new,
+            **self.filters,
+        )
+        found = 0
+        async for page in hook.run_plan(plan):
+            found += len(page)
+        return found
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = DubAsyncHook(dub_conn_id=self.dub_conn_id)
+        try:
+            while True:
+                # The sensor has just checked once on the worker: wait before the first poll.
+                remaining = self.end_time - time.time()
+                if remaining <= 0:
+                    yield TriggerEvent({"status": "timeout"})
+                    return
+                await asyncio.sleep(min(self.poll_interval, remaining))
+                found = await self.count_new(hook)
+                if found >= self.min_new:
+                    yield TriggerEvent({"status": "success", "found": found})
+                    return
+                self.log.info("%d new Dub customers, waiting for %d", found, self.min_new)
+        except DubAPIError as err:
+            yield TriggerEvent({"status": "error", "message": err.message, "code": err.code})
+        except DubError as err:
+            yield TriggerEvent({"status": "error", "message": str(err), "code": None})
+        finally:
+            await hook.close()
