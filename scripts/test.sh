@@ -7,6 +7,13 @@ cd "$ROOT"
 LOWEST_AIRFLOW="3.1.0"
 NEWEST_AIRFLOW="3.3.2"
 status=0
+# Services the tests need (e.g. PostgreSQL), one script each: each installs and starts its service
+# if it is not running, and prints the environment variables that point the tests at it.
+for service in scripts/services/*.sh; do
+  [ -e "$service" ] || continue
+  echo "==> $service"
+  eval "$(bash "$service")"
+done
 for version in "$NEWEST_AIRFLOW" "$LOWEST_AIRFLOW"; do
   # shellcheck source=scripts/venv.sh
   source scripts/venv.sh "$version"
@@ -15,6 +22,12 @@ for version in "$NEWEST_AIRFLOW" "$LOWEST_AIRFLOW"; do
     "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
     echo "==> mypy"
     "$VENV/bin/mypy"
+    # Further checks (e.g. the documentation build), one script each, run with the venv active.
+    for check in scripts/checks/*.sh; do
+      [ -e "$check" ] || continue
+      echo "==> $check"
+      VENV="$VENV" bash "$check"
+    done
   fi
   echo "==> pytest on Airflow $version"
   set +e

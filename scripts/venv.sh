@@ -20,5 +20,5 @@ fi
 PINS=()
 case "$AIRFLOW_VERSION" in 3.1.[0-7]) PINS+=("structlog<25.5") ;; esac
 echo "==> installing apache-airflow==$AIRFLOW_VERSION and airflow-provider-dub into $VENV"
-VIRTUAL_ENV="$VENV" "$TOOLS/bin/uv" pip install --quiet "apache-airflow==$AIRFLOW_VERSION" ${PINS[@]+"${PINS[@]}"} -e "$ROOT[test,lint]"
+VIRTUAL_ENV="$VENV" "$TOOLS/bin/uv" pip install --quiet "apache-airflow==$AIRFLOW_VERSION" ${PINS[@]+"${PINS[@]}"} -e "$ROOT[test,lint,examples,docs,browser]"
 export VENV
