@@ -1,0 +1,1 @@
+"""Browser tests: a real Airflow API server, driven through its UI in headless Chromium."""
