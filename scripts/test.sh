@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-LOWEST_AIRFLOW="3.1.0"
+LOWEST_AIRFLOW="3.1.8"
 NEWEST_AIRFLOW="3.3.2"
 status=0
 # Services the tests need (e.g. PostgreSQL), one script each: each installs and starts its service

@@ -9,5 +9,4 @@ from pathlib import Path
 _HOME = tempfile.mkdtemp(prefix="airflow-provider-dub-tests-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).parent / "integration" / "dags"))
