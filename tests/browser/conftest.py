@@ -19,7 +19,7 @@ from airflow_provider_dub.testing import DubEmulator
 from tests.browser.airflow_server import ADMIN_PASSWORD, ADMIN_USER, AirflowApiServer
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Locator, Page
+    from playwright.sync_api import BrowserContext, FloatRect, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = ROOT / "dags"
@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT = {"width": 1280, "height": 1000}
 ACTION_TIMEOUT_MS = 30_000
 
 
@@ -71,11 +71,11 @@ class Screenshots:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def save(self, target: Page | Locator, relative: str) -> Path:
-        """Screenshot a page (its viewport) or one element, e.g. a dialog, whole."""
+    def save(self, page: Page, relative: str, clip: FloatRect | None = None) -> Path:
+        """Screenshot the page's viewport, or the ``clip`` rectangle of it."""
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        target.screenshot(path=str(path), animations="disabled", caret="hide")
+        page.screenshot(path=str(path), animations="disabled", caret="hide", clip=clip)
         return path
 
 

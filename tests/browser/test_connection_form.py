@@ -64,7 +64,7 @@ def test_dub_connection_form_and_test_button(
     assert set(EXTRA_LABELS) <= set(visible_labels(dialog))
     assert rate_limit.input_value() == "1200"
     rate_limit.fill("600")
-    screenshots.save(dialog, "screenshots/connection-extra-fields.png")
+    screenshots.save(page, "screenshots/connection-extra-fields.png")
     dialog.get_by_role("button", name="Save").click()
     toast(page, "Connection has been successfully created")
     row = connection_row(page, CONN_ID)
