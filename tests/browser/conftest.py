@@ -47,8 +47,8 @@ def _requirements() -> None:
 
     if Version(airflow.__version__) < MIN_AIRFLOW:
         pytest.skip(
-            f"the connection form comes from provider info (conn-fields) only since Airflow 3.2 and the "
-            f"browser test targets the 3.3 UI; this is Airflow {airflow.__version__}"
+            "the browser tests target the Airflow 3.3 UI (a connection form built from provider info, "
+            f"its Test button, its graph view); this is Airflow {airflow.__version__}"
         )
     pytest.importorskip("playwright.sync_api", reason="the browser extra (playwright) is not installed")
 
