@@ -11,12 +11,23 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_MAX_RETRY_SECONDS = 300.0
 DEFAULT_REQUESTS_PER_MINUTE = 1200
+DEFAULT_MAX_CONCURRENCY = 8
 
 CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
     "requests_per_minute": {
         "label": "Rate limit (requests per minute)",
         "description": "Your Dub plan's API rate limit per key: Business 1200, Advanced/Enterprise 3000.",
         "schema": {"type": ["integer", "null"], "default": DEFAULT_REQUESTS_PER_MINUTE, "minimum": 1},
+    },
+    "max_concurrency": {
+        "label": "Parallel requests",
+        "description": "How many requests a full read may have in flight at once (the rate limit still applies).",
+        "schema": {
+            "type": ["integer", "null"],
+            "default": DEFAULT_MAX_CONCURRENCY,
+            "minimum": 1,
+            "maximum": 32,
+        },
     },
     "max_retry_seconds": {
         "label": "Retry budget (seconds)",

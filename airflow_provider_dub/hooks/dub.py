@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,12 +26,14 @@ from airflow_provider_dub.get_provider_info import (
     CONNECTION_FIELDS,
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RETRY_SECONDS,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_REQUESTS_PER_MINUTE,
     UI_FIELD_BEHAVIOUR,
 )
 from airflow_provider_dub.protocol import (
+    ParallelReadPlan,
     ReadPlan,
     RequestPacer,
     RetryLoop,
@@ -67,12 +70,14 @@ class DubConnectionSettings:
     read_timeout: float
     max_retry_seconds: float
     requests_per_minute: int | None
+    max_concurrency: int = 1
 
     def __repr__(self) -> str:
         return (
             f"DubConnectionSettings(base_url={self.base_url!r}, api_key='***', "
             f"connect_timeout={self.connect_timeout}, read_timeout={self.read_timeout}, "
-            f"max_retry_seconds={self.max_retry_seconds}, requests_per_minute={self.requests_per_minute})"
+            f"max_retry_seconds={self.max_retry_seconds}, requests_per_minute={self.requests_per_minute}, "
+            f"max_concurrency={self.max_concurrency})"
         )
 
 
@@ -133,6 +138,7 @@ def settings_from_connection(
         read_timeout=_number_extra(extra, "read_timeout", DEFAULT_READ_TIMEOUT, 0.001),
         max_retry_seconds=max_retry_seconds,
         requests_per_minute=requests_per_minute or None,
+        max_concurrency=int(_number_extra(extra, "max_concurrency", DEFAULT_MAX_CONCURRENCY, 1)),
     )
 
 
@@ -205,6 +211,9 @@ class DubHook(BaseHook):
     def _session(self) -> requests.Session:
         session = requests.Session()
         session.headers.update(request_headers(self.settings))
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, self.settings.max_concurrency))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         return session
 
     # -- transport ----------------------------------------------------------------------------------
@@ -295,7 +304,38 @@ class DubHook(BaseHook):
         The read of :meth:`iter_customers`, one list per response (possibly empty), for writers
         that work page by page. Parameters are validated at the call, before any request.
         """
-        return self.run_plan(build_read_plan(**params))
+        plan = build_read_plan(**params)
+        workers = self.settings.max_concurrency
+        if plan.ordered or plan.limit is not None or workers < 2:
+            return self.run_plan(plan)
+        return self.run_parallel_plan(
+            ParallelReadPlan(plan.filters, page_size=plan.page_size, max_sweeps=2 * workers), workers
+        )
+
+    def run_parallel_plan(self, plan: ParallelReadPlan, workers: int) -> Iterator[list[dict[str, Any]]]:
+        """Send a parallel plan's requests from ``workers`` threads; yield what it makes of each page."""
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dub-read") as pool:
+            in_flight: dict[Future[Any], str] = {}
+            try:
+                while True:
+                    for key, path, query in plan.ready():
+                        parse = parse_count if path.endswith("/count") else parse_customer_page
+                        in_flight[pool.submit(self._get, path, query, parse)] = key
+                    if not in_flight:
+                        return
+                    finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        key = in_flight.pop(future)
+                        try:
+                            page = future.result()
+                        except DubInvalidCursorError:
+                            self.log.info("A Dub cursor was deleted during the read; resuming")
+                            yield plan.cursor_lost(key)
+                            continue
+                        yield plan.accept(key, page)
+            finally:
+                for future in in_flight:
+                    future.cancel()
 
     def run_plan(self, plan: ReadPlan) -> Iterator[list[dict[str, Any]]]:
         """Send the requests a read plan asks for; yield what it makes of each page."""

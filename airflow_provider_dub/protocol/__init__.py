@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from airflow_provider_dub.protocol.new_customers import NewCustomersPlan, Watermark
 from airflow_provider_dub.protocol.pagination import CustomerReadPlan, ReadPlan
+from airflow_provider_dub.protocol.parallel import ParallelReadPlan
 from airflow_provider_dub.protocol.params import (
     FILTER_PARAMS,
     MAX_PAGE_SIZE,
@@ -36,6 +37,7 @@ __all__ = [
     "SORT_ORDER_VALUES",
     "CustomerReadPlan",
     "NewCustomersPlan",
+    "ParallelReadPlan",
     "ReadPlan",
     "RequestPacer",
     "RetryLoop",

@@ -36,7 +36,8 @@ def big() -> Iterator[DubEmulator]:
 def test_complete_read_of_thirty_thousand_with_imports_and_legacy_ids(big: DubEmulator, monkeypatch) -> None:
     truth = big.customers()
     kinds = Counter(
-        "current" if is_current_id(c["id"]) else "random" if c["id"].startswith("cus_") else "cuid" for c in truth
+        "current" if is_current_id(c["id"]) else "random" if c["id"].startswith("cus_") else "cuid"
+        for c in truth
     )
     assert min(kinds.values()) > 1_000, kinds  # all three id formats are well represented
     hook = hook_for(big, monkeypatch)
@@ -44,7 +45,7 @@ def test_complete_read_of_thirty_thousand_with_imports_and_legacy_ids(big: DubEm
     got = [c["id"] for c in hook.iter_customers()]
     assert len(got) == len(truth) == 30_000
     assert set(got) == {c["id"] for c in truth}
-    assert big.request_count() <= 30_000 // 100 + 3
+    assert big.request_count() <= 30_000 // 100 + 2 * 17  # at most 2 more a sweep (16 + the bottom)
 
 
 def test_the_sdk_style_walk_really_loses_customers_here(big: DubEmulator, monkeypatch) -> None:
@@ -91,7 +92,7 @@ def test_customers_added_and_deleted_during_the_read(monkeypatch) -> None:
 
 def test_cursor_customer_deleted_mid_read_is_resumed(monkeypatch) -> None:
     with DubEmulator(customers=3_000, seed=2, rate_limit=FAST) as dub:
-        hook = hook_for(dub, monkeypatch)
+        hook = hook_for(dub, monkeypatch, max_concurrency=1)  # the sequential read; see test_parallel_read
 
         def delete_cursor(record) -> None:
             cursor = record.query.get("startingAfter")
@@ -118,7 +119,9 @@ def test_page_cap_smaller_than_the_data(monkeypatch) -> None:
 def test_429_storm_waits_for_the_window_and_completes(monkeypatch) -> None:
     with DubEmulator(customers=1_500, seed=3, rate_limit=FAST, rate_limit_window=1.0) as dub:
         hook = hook_for(dub, monkeypatch)
-        dub.before_request(lambda r: dub.inject(FaultKind.RATE_LIMIT, times=3) if len(dub.requests) == 4 else None)
+        dub.before_request(
+            lambda r: dub.inject(FaultKind.RATE_LIMIT, times=3) if len(dub.requests) == 4 else None
+        )
         got = [c["id"] for c in hook.iter_customers()]
         assert set(got) == dub.customer_ids() and len(got) == 1_500
         assert sum(1 for r in dub.requests if r.status == 429) == 3
@@ -139,7 +142,9 @@ def test_5xx_bursts_and_dropped_connections(monkeypatch) -> None:
     with DubEmulator(customers=2_000, seed=8, rate_limit=FAST) as dub:
         hook = hook_for(dub, monkeypatch)
         hook.retry_policy = RetryPolicy(max_retry_seconds=30, backoff_base=0.01, backoff_cap=0.05)
-        dub.random_faults({FaultKind.SERVER_ERROR: 0.15, FaultKind.DROP: 0.05, FaultKind.TRUNCATE: 0.05}, seed=3)
+        dub.random_faults(
+            {FaultKind.SERVER_ERROR: 0.15, FaultKind.DROP: 0.05, FaultKind.TRUNCATE: 0.05}, seed=3
+        )
         got = [c["id"] for c in hook.iter_customers()]
         assert set(got) == dub.customer_ids() and len(got) == 2_000
         assert any(r.fault for r in dub.requests)
@@ -164,7 +169,9 @@ def test_test_connection_good_bad_plan_and_unreachable(monkeypatch) -> None:
             monkeypatch.setenv("AIRFLOW_CONN_DUB_TC", json.dumps({**conn, "password": key}))
             assert DubHook("dub_tc").test_connection() == (False, message)
         url = dub.url
-    monkeypatch.setenv("AIRFLOW_CONN_DUB_TC", json.dumps({**conn, "host": url, "extra": {"connect_timeout": 1}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUB_TC", json.dumps({**conn, "host": url, "extra": {"connect_timeout": 1}})
+    )
     ok, message = DubHook("dub_tc").test_connection()
     assert ok is False and "did not answer" in message and conn["password"] not in message
 

@@ -15,7 +15,13 @@ import airflow_provider_dub
 from airflow_provider_dub.get_provider_info import get_provider_info
 from airflow_provider_dub.hooks.dub import DubHook
 
-CONN_FIELDS = {"requests_per_minute", "max_retry_seconds", "connect_timeout", "read_timeout"}
+CONN_FIELDS = {
+    "requests_per_minute",
+    "max_concurrency",
+    "max_retry_seconds",
+    "connect_timeout",
+    "read_timeout",
+}
 
 
 def _airflow_schema(name: str) -> dict[str, Any]:
