@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import requests
 from airflow.sdk import BaseHook
 
 from airflow_provider_dub import __version__
@@ -47,17 +46,24 @@ from airflow_provider_dub.protocol import (
 )
 
 if TYPE_CHECKING:
+    import requests
     from airflow.sdk import Connection
 
 T = TypeVar("T")
 
 USER_AGENT = f"airflow-provider-dub/{__version__}"
-_TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """What requests raises when Dub does not answer properly (imported on first use: DAG files stay light)."""
+    import requests
+
+    return (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+    )
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,8 @@ class DubHook(BaseHook):
 
     @cached_property
     def _session(self) -> requests.Session:
+        import requests
+
         session = requests.Session()
         session.headers.update(request_headers(self.settings))
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, self.settings.max_concurrency))
@@ -249,7 +257,7 @@ class DubHook(BaseHook):
                     return parse(response.content)
                 headers = dict(response.headers)
                 error: DubError = error_from_response(status, response.content)
-            except _TRANSPORT_ERRORS as exc:
+            except _transport_errors() as exc:
                 status = None
                 error = DubConnectionError(f"Dub did not answer GET {path}: {type(exc).__name__}: {exc}")
             except DubConnectionError as exc:  # a 2xx whose body is not what Dub sends

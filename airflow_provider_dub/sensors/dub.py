@@ -17,7 +17,6 @@ from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.operators.dub import open_output_path
 from airflow_provider_dub.protocol import FILTER_PARAMS, Watermark, build_new_customers_plan
 from airflow_provider_dub.protocol.params import as_integer
-from airflow_provider_dub.triggers.dub import DubNewCustomersTrigger
 from airflow_provider_dub.writers import check_format_support, resolve_format, write_customers
 
 if TYPE_CHECKING:
@@ -269,6 +268,10 @@ class DubNewCustomersSensor(BaseSensorOperator):
         self._defer(context)
 
     def _defer(self, context: Context) -> None:
+        from airflow_provider_dub.triggers.dub import (
+            DubNewCustomersTrigger,  # core's triggers: only when deferring
+        )
+
         watermark, since_ms = self._start(context)
         self.defer(
             trigger=DubNewCustomersTrigger(

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The benchmark of issue "Performance": our full read against the alternatives on the local emulator,
+# memory of a 1,000,000-customer read to JSON Lines, import cost. Prints markdown tables.
+# Usage: bash scripts/benchmark.sh [--customers N --latency S --rate-limit R --memory-customers M --skip ...]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh 3.3.2
+# The alternatives compared: Dub's own SDK and Airflow's HTTP provider (HttpOperator).
+VIRTUAL_ENV="$VENV" "$ROOT/.venvs/tools/bin/uv" pip install --quiet "dub==0.39.0" "apache-airflow-providers-http"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$(mktemp -d)}"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+"$VENV/bin/python" -m benchmarks.run "$@"
