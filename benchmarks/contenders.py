@@ -81,7 +81,7 @@ def http_operator() -> Iterator[str]:
             return None
         return {"data": {"pageSize": PAGE, "startingAfter": page[-1]["id"]}}
 
-    operator = HttpOperator(
+    list_customers = HttpOperator(
         task_id="list_customers",
         http_conn_id="dub_http",
         endpoint="customers",
@@ -91,7 +91,7 @@ def http_operator() -> Iterator[str]:
         pagination_function=next_page,
         response_filter=lambda responses: [c["id"] for r in responses for c in r.json()],
     )
-    yield from operator.execute(context={})  # type: ignore[arg-type]
+    yield from list_customers.execute(context={})  # type: ignore[arg-type]
 
 
 CONTENDERS: dict[str, Callable[[], Iterator[str]]] = {

@@ -119,10 +119,9 @@ def import_cost(runs: int = 7) -> None:
 def machine() -> None:
     import airflow
 
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-        "?",
-    )
+    with open("/proc/cpuinfo") as cpuinfo:
+        models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    cpu = models[0] if models else "?"
     print(
         f"Machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, Airflow {airflow.__version__}"
     )

@@ -12,7 +12,7 @@ MAX_RATE_LIMIT_WAIT = 65.0
 #: Added to a rate-limit wait so the retry lands after the window has moved on.
 RATE_LIMIT_MARGIN = 0.05
 #: The share of the plan's limit the pacer allows, leaving room for clock skew and fencepost counting.
-PACER_SAFETY = 0.95
+PACER_SAFETY = 0.98
 
 _EPOCH_MS_THRESHOLD = 1e11  # numbers above this are epoch milliseconds (year 1973 in ms, 5138 in s)
 _EPOCH_S_THRESHOLD = 1e9  # numbers above this (and below the one above) are epoch seconds
