@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_provider_dub.get_provider_info import CONNECTION_FIELDS
 from tests.browser.connection_page import (
     choose_connection_type,
     connection_row,
@@ -28,12 +29,8 @@ if TYPE_CHECKING:
 CONN_ID = "dub_from_the_form"
 #: Shaped like a Dub key ("dub_" + 24 alphanumerics), but not one the emulator issued.
 WRONG_KEY = "dub_" + "WrongKey" * 3
-EXTRA_LABELS = (
-    "Rate limit (requests per minute)",
-    "Retry budget (seconds)",
-    "Connect timeout (seconds)",
-    "Read timeout (seconds)",
-)
+#: Every extra field the provider declares (conn-fields), the rate limit first.
+EXTRA_LABELS = tuple(field["label"] for field in CONNECTION_FIELDS.values())
 
 
 @pytest.mark.timeout(240)
@@ -59,7 +56,7 @@ def test_dub_connection_form_and_test_button(
 
     # The extras, from provider info's conn-fields, with their defaults.
     dialog.get_by_role("button", name="Extra Fields", exact=True).click()
-    rate_limit = dialog.get_by_label(EXTRA_LABELS[0])
+    rate_limit = dialog.get_by_label(CONNECTION_FIELDS["requests_per_minute"]["label"])
     rate_limit.wait_for()
     assert set(EXTRA_LABELS) <= set(visible_labels(dialog))
     assert rate_limit.input_value() == "1200"
