@@ -28,7 +28,7 @@ def main(output_url: str) -> None:
             "conn_type": "dub",
             "host": os.environ["DUB_URL"],
             "password": os.environ["DUB_API_KEY"],
-            "extra": {"requests_per_minute": 0},
+            "extra": {"requests_per_minute": 1_000_000},
         }
     )
     from airflow.sdk import ObjectStoragePath

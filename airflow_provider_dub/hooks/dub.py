@@ -393,14 +393,19 @@ class DubHook(BaseHook):
         """Extra fields of the connection form, for Airflow before 3.2."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import StringField
+        from wtforms import IntegerField, StringField
 
-        return {
-            name: StringField(
-                lazy_gettext(field["label"]), widget=BS3TextFieldWidget(), description=field["description"]
+        widgets = {}
+        for name, field in CONNECTION_FIELDS.items():
+            schema = field["schema"]
+            kind = IntegerField if "integer" in schema["type"] else StringField
+            widgets[name] = kind(
+                lazy_gettext(field["label"]),
+                widget=BS3TextFieldWidget(),
+                description=field["description"],
+                default=schema.get("default"),
             )
-            for name, field in CONNECTION_FIELDS.items()
-        }
+        return widgets
 
 
 def _short(error: BaseException) -> str:
