@@ -117,10 +117,15 @@ def browser_context(
     """Chromium with a fresh profile, logged in to Airflow as the admin user."""
     from playwright.sync_api import sync_playwright
 
+    # Chromium also writes under $HOME (e.g. ~/.cache/dconf): give it a temporary one.
+    home = tmp_path_factory.mktemp("chromium-home")
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache")}
+    env["XDG_CONFIG_HOME"] = str(home / "config")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=chromium_path,
+            env=env,
             headless=True,
             args=CHROMIUM_ARGS,
             viewport=VIEWPORT,
