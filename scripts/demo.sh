@@ -1,28 +1,205 @@
 #!/usr/bin/env bash
-# The main job: sets everything up on a fresh machine and reads every customer of a local Dub
-# emulator through DubHook. Usage: bash scripts/demo.sh
+# The main job: a daily warehouse load of every Dub customer (dags/dub_customers_warehouse.py), set up
+# from scratch and run end to end with `airflow dags test`. Usage: bash scripts/demo.sh
+#
+# Sets up a virtualenv (scripts/venv.sh, Airflow 3.3.2), an Airflow home, its metadata DB and the
+# `dub_default` connection, then runs the DAG unchanged: a full snapshot to file:// storage, merged
+# into the default warehouse (an SQLite file in the Airflow home; no `dub_warehouse` connection
+# needed), and prints what it did: rows inserted / updated / marked deleted, the file, wall times.
+#
+# Dub, one of:
+#   * DUB_API_KEY=dub_...        your workspace (Business plan or higher), one run for today;
+#   * AIRFLOW_CONN_DUB_DEFAULT or a `dub_default` connection in $AIRFLOW_HOME: used as it is;
+#   * neither: a local Dub emulator (DUB_DEMO_CUSTOMERS customers, default 25,000), two days: a first
+#     load yesterday, then customers change, come and go, and today's load merges just that. No account,
+#     no server. Emulator runs always use the demo's own Airflow home, reset each time.
+# AIRFLOW_HOME defaults to .airflow/ in the repository.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+DUB_DEMO_STARTED="$(date +%s)"
+export DUB_DEMO_STARTED
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh 3.3.2
-export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
+DEMO_HOME="$ROOT/.airflow"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$DEMO_HOME}"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-"$VENV/bin/python" - <<'PY'
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+if [ -n "${DUB_API_KEY:-}" ]; then
+  AIRFLOW_CONN_DUB_DEFAULT="$("$VENV/bin/python" -c 'import json, os; print(json.dumps({"conn_type": "dub", "password": os.environ["DUB_API_KEY"]}))')"
+  export AIRFLOW_CONN_DUB_DEFAULT
+fi
+migrate() {
+  mkdir -p "$AIRFLOW_HOME"
+  echo "==> airflow db migrate ($AIRFLOW_HOME)"
+  "$VENV/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 ||
+    { tail -n 30 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+}
+migrate
+if [ -n "${AIRFLOW_CONN_DUB_DEFAULT:-}" ] ||
+  "$VENV/bin/airflow" connections get dub_default >/dev/null 2>&1; then
+  export DUB_DEMO_TARGET=dub
+else
+  export DUB_DEMO_TARGET=emulator
+  if [ "$AIRFLOW_HOME" != "$DEMO_HOME" ]; then
+    export AIRFLOW_HOME="$DEMO_HOME"
+    migrate
+  fi
+fi
+exec "$VENV/bin/python" - <<'PY'
+"""Runs the warehouse load with `airflow dags test` and reports what it did."""
+
+from __future__ import annotations
+
 import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
 import time
+from datetime import date, timedelta
+from pathlib import Path
 
-from airflow_provider_dub.testing import DubEmulator
+DAG_ID = "dub_customers_warehouse"
+HOME = Path(os.environ["AIRFLOW_HOME"])
+WAREHOUSE = HOME / "dub_warehouse.db"
+DATA = HOME / "dub-data"
+MARKER = HOME / ".dub-demo-emulator"  # the warehouse and files hold emulator customers
 
-with DubEmulator(customers=25_000, seed=1) as dub:
-    os.environ["AIRFLOW_CONN_DUB_DEFAULT"] = dub.airflow_conn_json()
-    from airflow_provider_dub.hooks.dub import DubHook
 
-    hook = DubHook()
+def run_day(day: date) -> dict:
+    """`airflow dags test` for one day; print and return the merge's result."""
+    log = HOME / "demo-logs" / f"{DAG_ID}-{day}.log"
+    log.parent.mkdir(exist_ok=True)
+    print(f"==> airflow dags test {DAG_ID} {day}", flush=True)
     started = time.monotonic()
-    ids = [customer["id"] for customer in hook.iter_customers()]
-    elapsed = time.monotonic() - started
-    truth = dub.customer_ids()
-    print(f"Read {len(ids)} customers with {hook.request_count} requests in {elapsed:.1f} s")
-    print(f"Distinct: {len(set(ids))}; equal to the emulator's ground truth: {set(ids) == truth}")
+    with log.open("w") as out:
+        code = subprocess.run(
+            [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, day.isoformat()],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
+    wall = time.monotonic() - started
+    if code:
+        print("".join(log.read_text().splitlines(keepends=True)[-40:]))
+        sys.exit(f"The run failed (exit {code}); the whole log: {log}")
+    snapshot, merge = latest_xcoms()
+    path = Path(snapshot["uri"].removeprefix("file://"))
+    size = f", {path.stat().st_size / 1e6:.1f} MB" if path.is_file() else ""
+    print(
+        f"    snapshot  {snapshot['records']:,} customers, {snapshot['requests']} requests, "
+        f"{snapshot['duration_seconds']:.1f} s -> {snapshot['uri']}{size}"
+    )
+    print(
+        f"    merge     inserted {merge['inserted']:,} | updated {merge['updated']:,} | "
+        f"marked deleted {merge['deleted']:,} | restored {merge['restored']:,} | "
+        f"unchanged {merge['unchanged']:,}  (table {merge['table']})"
+    )
+    print(f"    wall time {wall:.1f} s for the whole `airflow dags test` (log: {log})", flush=True)
+    return merge
+
+
+def latest_xcoms() -> tuple[dict, dict]:
+    """The snapshot's and the merge's XCom of the latest run."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run_id = session.scalars(
+            select(DagRun.run_id).where(DagRun.dag_id == DAG_ID).order_by(DagRun.id.desc())
+        ).first()
+        values = {}
+        for task_id in ("snapshot", "merge"):
+            row = session.scalars(
+                select(XComModel).where(
+                    XComModel.dag_id == DAG_ID,
+                    XComModel.run_id == run_id,
+                    XComModel.task_id == task_id,
+                    XComModel.key == "return_value",
+                )
+            ).one()
+            values[task_id] = XComModel.deserialize_value(row)
+    return values["snapshot"], values["merge"]
+
+
+def change_dub(dub, rng: random.Random) -> None:
+    """A day in Dub: customers buy, cancel, move, change address; some arrive, some are deleted."""
+    customers = dub.customers()
+    changed = rng.sample([c for c in customers if c["email"]], 300)
+    for customer in changed:
+        field = rng.choice(["sales", "saleAmount", "subscriptionCanceledAt", "country", "email", "name"])
+        value = {
+            "sales": customer["sales"] + 1,
+            "saleAmount": customer["saleAmount"] + 2_900,
+            "subscriptionCanceledAt": "2026-01-01T09:30:00.000Z",
+            "country": "FR" if customer["country"] != "FR" else "DE",
+            "email": f"new.{customer['email']}",
+            "name": f"{customer['name']} Jr.",
+        }[field]
+        dub.update_customer(customer["id"], **{field: value})
+    added = dub.add_customers(120) + dub.add_customers(30, imported=True)
+    keep = {c["id"] for c in changed}
+    dub.delete_customers(rng.sample([c["id"] for c in customers if c["id"] not in keep], 100))
+    print(
+        f"==> Meanwhile in Dub: {len(changed)} customers changed (sales, cancellations, country, email, "
+        f"name), {len(added)} added (30 imported, createdAt backdated), 100 deleted",
+        flush=True,
+    )
+
+
+def check_table(dub) -> None:
+    """The table against the emulator's ground truth."""
+    with sqlite3.connect(WAREHOUSE) as conn:
+        rows = conn.execute(
+            "SELECT id, email, sales, sale_amount, country, deleted_at FROM dub_customers"
+        ).fetchall()
+    live = {r[0]: r[1:5] for r in rows if r[5] is None}
+    truth = {c["id"]: (c["email"], c["sales"], c["saleAmount"], c["country"]) for c in dub.customers()}
+    print(
+        f"==> The table dub_customers in {WAREHOUSE}: {len(rows):,} rows, {len(live):,} live, "
+        f"{len(rows) - len(live):,} marked deleted; equal to the emulator's customers: {live == truth}"
+    )
+
+
+def main() -> None:
+    today = date.today()
+    if MARKER.exists() or os.environ["DUB_DEMO_TARGET"] == "emulator":
+        for path in (WAREHOUSE, DATA / "customers"):  # emulator data from an earlier demo
+            if path.is_file():
+                path.unlink()
+            elif path.is_dir():
+                shutil.rmtree(path)
+        MARKER.unlink(missing_ok=True)
+    if os.environ["DUB_DEMO_TARGET"] == "dub":
+        print("==> Dub: the dub_default connection (DUB_API_KEY, AIRFLOW_CONN_DUB_DEFAULT or the DB)")
+        run_day(today)
+        return
+    from airflow_provider_dub.testing import DubEmulator
+
+    count = int(os.environ.get("DUB_DEMO_CUSTOMERS", "25000"))
+    with DubEmulator(customers=count, seed=1) as dub:
+        os.environ["AIRFLOW_CONN_DUB_DEFAULT"] = dub.airflow_conn_json()
+        os.environ.pop("AIRFLOW_CONN_DUB_WAREHOUSE", None)  # emulator customers stay in the demo's home
+        MARKER.touch()
+        print(
+            f"==> Dub: a local emulator at {dub.url} with {count:,} customers "
+            "(no account; set DUB_API_KEY to load your workspace instead)"
+        )
+        print(
+            f"==> Warehouse: the DAG's default with no dub_warehouse connection, the SQLite file {WAREHOUSE}"
+        )
+        jobs = time.monotonic()
+        run_day(today - timedelta(days=1))
+        change_dub(dub, random.Random(1))
+        run_day(today)
+        print(f"==> Both runs: {time.monotonic() - jobs:.1f} s of wall time")
+        check_table(dub)
+
+
+main()
+print(f"==> Total wall time, set-up included: {time.time() - float(os.environ['DUB_DEMO_STARTED']):.0f} s")
 PY
