@@ -8,6 +8,7 @@ must match the DAGs of ``dags/``, so that the documentation shows every example 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -22,10 +23,11 @@ if TYPE_CHECKING:
     from tests.browser.conftest import Screenshots
 
 REFRESH = "DUB_UPDATE_SCREENSHOTS=1 python -m pytest tests/browser"
+DEPENDENCY_CHOICES = re.compile("Only tasks|External conditions|All Dag Dependencies")
 
 
 def show_graph(page: Page, base_url: str, dag_id: str) -> Locator:
-    """Open a DAG's graph view, full width; return its nodes once drawn."""
+    """Open a DAG's graph view, full width, with its assets and the DAGs it depends on; return its nodes."""
     page.goto(f"{base_url}/dags/{dag_id}")
     page.get_by_role("button", name="Show Graph (Press g)").click()
     collapse = page.get_by_role("button", name="Collapse Details Panel")
@@ -33,8 +35,24 @@ def show_graph(page: Page, base_url: str, dag_id: str) -> Locator:
         collapse.click()
     nodes = page.locator(".react-flow__node")
     nodes.first.wait_for()
+    page.get_by_role("button", name="Options").click()
+    page.get_by_role("combobox").filter(has_text=DEPENDENCY_CHOICES).click()
+    page.get_by_role("option", name="All Dag Dependencies").click()
+    page.keyboard.press("Escape")
     page.wait_for_load_state("networkidle")
     return nodes
+
+
+def settled(nodes: Locator, attempts: int = 40) -> FloatRect:
+    """The nodes' rectangle once the layout has stopped moving (two equal readings in a row)."""
+    previous = around(nodes)
+    for _ in range(attempts):
+        nodes.page.wait_for_timeout(250)
+        current = around(nodes)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError("the graph layout did not settle")
 
 
 def around(nodes: Locator, margin: float = 32) -> FloatRect:
@@ -66,7 +84,7 @@ def test_example_dag_graphs(page: Page, airflow_server: AirflowApiServer, screen
         tasks = airflow_server.api("GET", f"/dags/{dag_id}/tasks").json()["total_entries"]
         nodes = show_graph(page, airflow_server.url, dag_id)
         assert nodes.count() >= min(tasks, 1), dag_id
-        screenshots.save(page, f"dags/{dag_id}.png", clip=around(nodes))
+        screenshots.save(page, f"dags/{dag_id}.png", clip=settled(nodes))
         manifest[dag_id] = PurePosixPath(dag["relative_fileloc"]).name
     (screenshots.root / "dags" / "dags.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
