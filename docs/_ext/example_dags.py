@@ -47,7 +47,7 @@ def file_section(path: Path, include_path: str, graphs: list[str]) -> list[str]:
             f".. figure:: /_static/dags/{dag_id}.png",
             f"   :alt: The graph of the DAG {dag_id} in the Airflow UI",
             "",
-            f"   ``{dag_id}`` in the Airflow UI's graph view.",
+            f"   ``{dag_id}`` in the Airflow UI's graph view, with the assets and DAGs it is linked to.",
             "",
         ]
     snippets = START.findall(text)
@@ -57,6 +57,7 @@ def file_section(path: Path, include_path: str, graphs: list[str]) -> list[str]:
             "   :language: python",
             f"   :start-after: [START {name}]",
             f"   :end-before: [END {name}]",
+            f"   :caption: dags/{path.name}: {name}",
             "   :dedent:",
             "",
         ]
