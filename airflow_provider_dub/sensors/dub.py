@@ -47,9 +47,13 @@ class DubNewCustomersSensor(BaseSensorOperator):
     ``since``); above ``max_xcom_records`` they are written to ``output_path`` and only its URI is pushed.
 
     :param dub_conn_id: the Dub connection.
-    :param email: exact email. :param external_id: exact external id. :param search: name/email words.
-    :param country: ISO country code. :param link_id: referring link. :param program_id: the program.
-    :param partner_id: referring partner.
+    :param email: exact email (takes precedence over ``external_id`` and ``search``).
+    :param external_id: exact external id (takes precedence over ``search``).
+    :param search: whole words of name or email; with ``@``, an exact email.
+    :param country: ISO 3166-1 alpha-2 country code.
+    :param link_id: customers referred through this link.
+    :param program_id: customers of the workspace's partner program (Dub uses the default program).
+    :param partner_id: customers referred by this partner.
     :param include_expanded_fields: add link, programId, partner and discount to each customer.
     :param since: count customers created since this time instead (ISO 8601 string or datetime).
     :param min_new: how many new customers make the sensor succeed (default 1).
