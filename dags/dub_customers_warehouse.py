@@ -56,6 +56,7 @@ from airflow.sdk import Asset, BaseHook, ObjectStoragePath, Param, dag, task
 
 from airflow_provider_dub.operators.dub import DubListCustomersOperator
 
+# [START dub_warehouse_settings]
 log = logging.getLogger(__name__)
 AIRFLOW_HOME = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
 DEFAULT_WAREHOUSE_CONN_ID = "dub_warehouse"
@@ -64,6 +65,7 @@ SNAPSHOT_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 SNAPSHOT_PATH = "{{ params.storage }}/customers/snapshot_date=" + SNAPSHOT_DATE + "/customers.jsonl"
 TABLE_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?"
 BATCH_SIZE = 1000
+# [END dub_warehouse_settings]
 
 # [START dub_warehouse_schema]
 #: Warehouse column -> Dub field. Dub's times are kept as sent (ISO 8601 UTC, sortable as text) in
@@ -146,6 +148,7 @@ def merge_statements(table: str, p: str) -> dict[str, str]:
 # [END dub_warehouse_merge_sql]
 
 
+# [START dub_warehouse_merge]
 @contextmanager
 def warehouse_hook(conn_id: str) -> Iterator[DbApiHook]:
     """The warehouse's DbApiHook; the SQLite file under AIRFLOW_HOME when the default id is undefined."""
@@ -186,7 +189,6 @@ def load_staging(cursor: Any, sql: str, path: ObjectStoragePath, snapshot_date: 
     return total + len(rows)
 
 
-# [START dub_warehouse_merge]
 def merge_snapshot(
     hook: DbApiHook, path: ObjectStoragePath, table: str, snapshot_date: str, max_deleted_share: float
 ) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from airflow.sdk import ObjectStoragePath, Param, dag, task
 
 from airflow_provider_dub.sensors.dub import DubNewCustomersSensor
 
+# [START dub_new_customers]
 AIRFLOW_HOME = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
 POLL_INTERVAL = timedelta(minutes=5)
 WAIT_TIMEOUT = timedelta(minutes=50)
@@ -44,7 +45,6 @@ RUN_NAME = "{{ run_id | replace(':', '') | replace('+', '') }}"
 NEW_PATH = "{{ params.storage }}/new-customers/" + RUN_NAME + ".jsonl"
 
 
-# [START dub_new_customers]
 @dag(
     schedule="@hourly",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),

@@ -19,11 +19,11 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, ObjectStoragePath, dag, task
 
+# [START dub_snapshot_report]
 # The warehouse load's outlet: an Asset is identified by its name, so this is the same one.
 SNAPSHOT = Asset("dub_customers_snapshot")
 
 
-# [START dub_snapshot_report]
 @dag(schedule=SNAPSHOT, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["dub", "example"])
 def dub_snapshot_report() -> None:
     """Summarise each new snapshot of the Dub customers."""

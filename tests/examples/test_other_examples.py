@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pendulum
+import pytest
 
 from airflow_provider_dub.testing import DubEmulator
-from tests.examples.conftest import Warehouse
 from tests.examples.runs import load_example, run_example
 from tests.integration.airflow_runs import forget_runs, task_states, xcom_value
 
@@ -84,8 +85,9 @@ def test_new_customers_are_each_processed_once(dub: DubEmulator, storage: str) -
 
 
 def test_snapshot_consumer_is_scheduled_and_reports_the_snapshot(
-    dub: DubEmulator, storage: str, warehouse: Warehouse
+    dub: DubEmulator, storage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_DUB_WAREHOUSE", raising=False)  # the default SQLite warehouse
     from airflow.models.asset import AssetDagRunQueue
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
@@ -97,7 +99,7 @@ def test_snapshot_consumer_is_scheduled_and_reports_the_snapshot(
     day = pendulum.datetime(2026, 3, 4, tz="UTC")
     run_example(
         "dub_customers_warehouse",
-        conf={"storage": storage, "table": warehouse.table},
+        conf={"storage": storage, "table": f"dub_customers_{uuid.uuid4().hex[:8]}"},
         logical_date=day,
     )
     with create_session() as session:  # what the scheduler turns into a run of the consumer

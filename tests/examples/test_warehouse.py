@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pendulum
@@ -25,6 +24,21 @@ def load(day: pendulum.DateTime, storage: str, warehouse: Warehouse, **conf: obj
         logical_date=day,
     )
     return task_states(dr), xcom_value(dr, "merge")
+
+
+def latest_snapshot_event() -> dict:
+    """The extra of the newest event of the Asset ``dub_customers_snapshot``."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalars(
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "dub_customers_snapshot")
+            .order_by(AssetEvent.id.desc())
+        ).first()
 
 
 def assert_mirrors(warehouse: Warehouse, dub: DubEmulator, day: str) -> dict[str, dict]:
@@ -57,6 +71,13 @@ def test_first_load_changes_next_day_rerun_and_backfill(
     assert first["snapshot"] == f"file://{snapshot}"
     assert len(snapshot.read_text().splitlines()) == total
     day1 = assert_mirrors(warehouse, dub, "2026-03-04")
+    event = latest_snapshot_event()
+    assert event == {
+        "path": f"{storage}/customers/snapshot_date=2026-03-04/customers.jsonl",
+        "uri": first["snapshot"],
+        "records": total,
+        "date": "2026-03-04",
+    }
     anonymous = [c["id"] for c in dub.customers() if c["name"] is None]
     assert anonymous, "the emulator's anonymous customers get a new random name on every request"
 
@@ -142,23 +163,3 @@ def test_too_many_deletions_fail_without_changing_anything(
     assert states == TASKS
     assert result["deleted"] == int(len(before) * 0.6)
     assert_mirrors(warehouse, dub, "2026-03-05")
-
-
-def test_snapshot_asset_event_names_the_file(dub: DubEmulator, storage: str, warehouse: Warehouse) -> None:
-    states, result = load(DAY1, storage, warehouse)
-    assert states == TASKS
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        extra = session.scalars(
-            select(AssetEvent.extra)
-            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.name == "dub_customers_snapshot")
-            .order_by(AssetEvent.id.desc())
-        ).first()
-    assert extra["uri"] == result["snapshot"]
-    assert extra["date"] == "2026-03-04"
-    assert extra["records"] == len(dub.customers())
-    assert json.loads(Path(extra["path"].removeprefix("file://")).read_text().splitlines()[0])["id"]
