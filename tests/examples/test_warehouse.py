@@ -147,7 +147,7 @@ def _without(rows: dict[str, dict], anonymous: set[str]) -> dict[str, dict]:
     return {i: {**r, "name": None} if i in anonymous else r for i, r in rows.items()}
 
 
-def test_too_many_deletions_fail_without_changing_anything(
+def test_too_many_deletions_fail_and_a_customer_back_is_restored(
     dub: DubEmulator, storage: str, warehouse: Warehouse
 ) -> None:
     load(DAY1, storage, warehouse)
@@ -163,3 +163,12 @@ def test_too_many_deletions_fail_without_changing_anything(
     assert states == TASKS
     assert result["deleted"] == int(len(before) * 0.6)
     assert_mirrors(warehouse, dub, "2026-03-05")
+
+    # A customer marked deleted (as if one day's snapshot had missed it) is back the next day.
+    back = sorted(dub.customer_ids())[0]
+    warehouse.query(f"UPDATE {warehouse.table} SET deleted_at = '2026-03-05' WHERE id = '{back}'")
+    states, result = load(DAY2.add(days=1), storage, warehouse)
+    assert states == TASKS
+    assert (result["restored"], result["inserted"], result["updated"], result["deleted"]) == (1, 0, 0, 0)
+    rows = assert_mirrors(warehouse, dub, "2026-03-06")
+    assert rows[back]["updated_date"] == "2026-03-06"
