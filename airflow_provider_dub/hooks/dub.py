@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -44,6 +45,7 @@ from airflow_provider_dub.protocol import (
     parse_count,
     parse_customer_page,
 )
+from airflow_provider_dub.protocol.params import as_integer
 
 if TYPE_CHECKING:
     import requests
@@ -98,6 +100,19 @@ def _number_extra(extra: dict[str, Any], name: str, default: float, minimum: flo
     if not number >= minimum:  # also rejects NaN
         raise DubValidationError(
             f"extra.{name}", f"{value!r} is not a number >= {minimum:g}", CONNECTION_FIELDS[name]["label"]
+        )
+    return number
+
+
+def _seconds_argument(name: str, value: Any) -> float:
+    """A number of seconds given as an argument: finite and >= 0 (a retry budget must end)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not (math.isfinite(number) and number >= 0):
+        raise DubValidationError(
+            name, f"{value!r} is not a finite number >= 0", "seconds, e.g. 300 (0 turns retries off)"
         )
     return number
 
@@ -185,6 +200,10 @@ class DubHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.dub_conn_id = dub_conn_id
+        if max_retry_seconds is not None:
+            max_retry_seconds = _seconds_argument("max_retry_seconds", max_retry_seconds)
+        if requests_per_minute is not None:
+            requests_per_minute = as_integer("requests_per_minute", requests_per_minute, 0)
         self._max_retry_seconds = max_retry_seconds
         self._requests_per_minute = requests_per_minute
         self._pacer_lock = threading.Lock()

@@ -72,6 +72,12 @@ def _not_integer(argument: str, value: Any, allowed: str) -> str:
     return _invalid(argument, f"expected an integer, got {value!r}", allowed)
 
 
+def _not_seconds(argument: str, value: Any) -> str:
+    return _invalid(
+        argument, f"{value!r} is not a finite number >= 0", "seconds, e.g. 300 (0 turns retries off)"
+    )
+
+
 def _not_string(argument: str, value: Any) -> str:
     return _invalid(argument, f"expected a string, got {type(value).__name__}", "a non-empty string")
 
@@ -128,6 +134,13 @@ _SENSOR = "DubNewCustomersSensor"
 CASES: list[Case] = [
     # -- DubHook ---------------------------------------------------------------------------------
     Case(_HOOK, "dub_conn_id", "nosuch", _NOT_DEFINED, error="AirflowNotFoundException"),
+    Case(_HOOK, "max_retry_seconds", -1, _not_seconds("max_retry_seconds", -1)),
+    Case(_HOOK, "max_retry_seconds", "forever", _not_seconds("max_retry_seconds", "forever")),
+    Case(_HOOK, "max_retry_seconds", float("inf"), _not_seconds("max_retry_seconds", float("inf"))),
+    Case(
+        _HOOK, "requests_per_minute", "fast", _not_integer("requests_per_minute", "fast", "an integer >= 0")
+    ),
+    Case(_HOOK, "requests_per_minute", -5, _out_of_range("requests_per_minute", -5, "an integer >= 0")),
     # -- its methods -----------------------------------------------------------------------------
     Case(_LIST, "email", 0, _not_string("email", 0)),
     Case(_LIST, "search", ["ann"], _not_string("search", ["ann"])),
@@ -313,7 +326,7 @@ CASES: list[Case] = [
 ]
 
 _SECTIONS = (
-    (_HOOK, "DubHook", "The hook's constructor; the error comes at its first use."),
+    (_HOOK, "DubHook", "The hook's constructor (its connection is looked up at the first request)."),
     (_LIST, "DubHook.list_customers", "One request, so it also takes Dub's own paging arguments."),
     (_ITER, "DubHook.iter_customers and iter_customer_pages", "A complete read: no ``page`` nor cursors."),
     (_COUNT, "DubHook.count_customers", "Filters only."),
