@@ -11,6 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
@@ -118,12 +119,29 @@ def _seconds_argument(name: str, value: Any) -> float:
 
 
 def normalise_base_url(host: str | None) -> str:
-    """The connection's host as a base URL: default Dub's API, ``https://`` when no scheme, no trailing slash."""
+    """
+    The connection's host as a base URL: default Dub's API, ``https://`` when no scheme, no trailing slash.
+
+    :raises DubValidationError: when it is not an http(s) URL with a host name.
+    """
     host = (host or "").strip()
     if not host:
         return DEFAULT_BASE_URL
     if "://" not in host:
         host = f"https://{host}"
+    parts = urlsplit(host)
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or any(char.isspace() for char in host):
+        # requests would fail later with "No connection adapters" or "Invalid URL", naming no field.
+        raise DubValidationError(
+            "host",
+            f"{host!r} is not an http(s) URL",
+            "a base URL such as 'https://api.dub.co' (empty: Dub's API)",
+        )
     return host.rstrip("/")
 
 

@@ -118,6 +118,12 @@ def _extra(name: str, value: Any, minimum: str, label: str) -> str:
     return _invalid(f"extra.{name}", f"{value!r} is not a number >= {minimum}", label)
 
 
+def _not_base_url(url: str) -> str:
+    return _invalid(
+        "host", f"{url!r} is not an http(s) URL", "a base URL such as 'https://api.dub.co' (empty: Dub's API)"
+    )
+
+
 def _not_since(value: Any, allowed: str = "an ISO 8601 date-time, e.g. '2026-01-31T00:00:00Z'") -> str:
     return _invalid("since", f"{value!r} is not a date-time", allowed)
 
@@ -221,6 +227,10 @@ CASES: list[Case] = [
             "a Dub API key ('dub_...') pasted without line breaks",
         ),
     ),
+    Case(_CONN, "host", "ftp://dub.example", _not_base_url("ftp://dub.example")),
+    Case(_CONN, "host", "http://", _not_base_url("http://")),
+    Case(_CONN, "host", "api.dub.co:https", _not_base_url("https://api.dub.co:https")),
+    Case(_CONN, "host", "not a url", _not_base_url("https://not a url")),
     Case(
         _CONN,
         "extra.requests_per_minute",
