@@ -165,6 +165,13 @@ def settings_from_connection(
             f"the API key of connection {conn.conn_id!r} contains spaces or control characters",
             "a Dub API key ('dub_...') pasted without line breaks",
         )
+    if not api_key.isascii():
+        # An HTTP header is Latin-1: http.client would raise UnicodeEncodeError naming no field.
+        raise DubValidationError(
+            "password",
+            f"the API key of connection {conn.conn_id!r} contains characters that are not ASCII",
+            "a Dub API key: 'dub_' and letters and digits",
+        )
     extra = conn.extra_dejson
     if requests_per_minute is None:
         requests_per_minute = int(_number_extra(extra, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1))

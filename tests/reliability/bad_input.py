@@ -227,6 +227,16 @@ CASES: list[Case] = [
             "a Dub API key ('dub_...') pasted without line breaks",
         ),
     ),
+    Case(
+        _CONN,
+        "password",
+        "dub_€uro",
+        _invalid(
+            "password",
+            "the API key of connection 'dub_bad' contains characters that are not ASCII",
+            "a Dub API key: 'dub_' and letters and digits",
+        ),
+    ),
     Case(_CONN, "host", "ftp://dub.example", _not_base_url("ftp://dub.example")),
     Case(_CONN, "host", "http://", _not_base_url("http://")),
     Case(_CONN, "host", "api.dub.co:https", _not_base_url("https://api.dub.co:https")),
