@@ -79,14 +79,14 @@ class Screenshots:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
     if os.environ.get("DUB_UPDATE_SCREENSHOTS") == "1":
         return Screenshots(DOCS_STATIC)
     return Screenshots(tmp_path_factory.mktemp("screenshots"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def emulator() -> Iterator[DubEmulator]:
     with DubEmulator(customers=25, seed=7) as dub:
         yield dub
@@ -97,7 +97,7 @@ def example_dag_files() -> list[Path]:
     return sorted(path for path in EXAMPLE_DAGS.glob("*.py") if not path.name.startswith("_"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowApiServer]:
     """An API server whose DAG folder is the example DAGs, with a fresh SQLite database."""
     home = tmp_path_factory.mktemp("airflow-home")
@@ -110,7 +110,9 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread until it stops,
+# which would break every later asyncio.run() in the session (dag.test() runs triggers with it).
+@pytest.fixture(scope="package")
 def browser_context(
     chromium_path: str, airflow_server: AirflowApiServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BrowserContext]:

@@ -14,35 +14,48 @@ import pytest
 
 from airflow_provider_dub.operators.dub import DubListCustomersOperator
 from airflow_provider_dub.testing import DubEmulator
-from tests.integration.airflow_runs import run_dag, task_states
 
 
 @pytest.mark.usefixtures("airflow_db")
-def test_openlineage_events_name_dub_and_the_file(dub: DubEmulator, tmp_path: Path, monkeypatch) -> None:
+def test_openlineage_events_name_dub_and_the_file(dub: DubEmulator, tmp_path: Path) -> None:
     pytest.importorskip("airflow.providers.openlineage", reason="OpenLineage provider not installed")
     events = tmp_path / "events.jsonl"
-    monkeypatch.setenv(
-        "AIRFLOW__OPENLINEAGE__TRANSPORT",
-        json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+    # A process of its own: OpenLineage reads its transport once per process.
+    env = {
+        **os.environ,
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(events), "append": True}
+        ),
+        "AIRFLOW__OPENLINEAGE__DISABLED": "False",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow",
+            "dags",
+            "test",
+            "test_dub_lineage",
+            "-c",
+            json.dumps({"base": str(tmp_path)}),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__DISABLED", "False")
-    from airflow.providers.openlineage.plugins.openlineage import OpenLineageProviderPlugin  # noqa: F401
-
-    dr = run_dag("test_dub_lineage", conf={"base": str(tmp_path)})
-    assert task_states(dr) == {"export": "success"}
-    operator = DubListCustomersOperator(task_id="x", output_path=f"file://{tmp_path}/x.jsonl")
-    operator._lineage_output = f"file://{tmp_path}/x.jsonl"
-    lineage = operator.get_openlineage_facets_on_complete(None)
-    assert lineage.inputs[0].name == "customers" and lineage.inputs[0].namespace.startswith("dub://127.0.0.1")
-    assert lineage.outputs[0].name == f"{tmp_path}/x.jsonl"
-    text = events.read_text()  # the listener ran in-process and wrote its events
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = events.read_text()
     assert dub.api_key not in text
-    complete = [e for e in map(json.loads, text.splitlines()) if e.get("eventType") == "COMPLETE"]
-    assert complete, "no COMPLETE event"
-    assert [(d["namespace"], d["name"]) for d in complete[-1]["inputs"]] == [
-        (f"dub://{dub.url[7:]}", "customers")
+    task_events = [
+        e
+        for e in map(json.loads, text.splitlines())
+        if e.get("eventType") == "COMPLETE" and e["job"]["name"].endswith(".export")
     ]
-    assert complete[-1]["outputs"][0]["name"] == f"{tmp_path}/lineage/customers.jsonl"
+    assert task_events, "no COMPLETE event for the task"
+    event = task_events[-1]
+    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [(f"dub://{dub.url[7:]}", "customers")]
+    assert event["outputs"][0]["name"] == f"{tmp_path}/lineage/customers.jsonl"
 
 
 def test_progress_is_logged_without_customer_data(dub: DubEmulator, tmp_path: Path, monkeypatch) -> None:
