@@ -52,7 +52,8 @@ def open_output_path(url: str, conn_id: str | None) -> ObjectStoragePath:
         import fsspec
 
         fsspec.get_filesystem_class(scheme)
-        return ObjectStoragePath(url, conn_id=conn_id)
+        # An empty (templated) conn id means none: the URL's own "scheme://conn_id@..." then applies.
+        return ObjectStoragePath(url, conn_id=conn_id or None)
     except (ImportError, ValueError) as err:
         raise DubValidationError(
             "output_path",
@@ -262,6 +263,7 @@ class DubListCustomersOperator(BaseOperator):
         result = write_customers(path, progress.track(pages), output_format, expanded=expanded)
         summary = {
             "uri": result.uri,
+            "path": self.output_path,
             "records": result.records,
             "pages": progress.pages,
             "requests": self.hook.request_count,

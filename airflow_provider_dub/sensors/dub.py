@@ -228,6 +228,7 @@ class DubNewCustomersSensor(BaseSensorOperator):
             "count": count,
             "customers": None if uri else [c for page in kept for c in page],
             "uri": uri,
+            "path": self.output_path if uri else None,
             "watermark": new_watermark.to_json(),
             "since": None if since_ms is None else pendulum.from_timestamp(since_ms / 1000).isoformat(),
         }

@@ -148,6 +148,7 @@ def test_templated_path_is_rendered_and_emitted_as_an_asset(dub: DubEmulator, tm
     dr = run_dag("test_dub_list_to_file", conf={"base": str(tmp_path), "name": "x.jsonl"}, logical_date=DAY)
     uri = f"file://{tmp_path}/2026-03-04/x.jsonl"
     assert xcom_value(dr, "export")["uri"] == uri
+    assert xcom_value(dr, "export")["path"] == uri  # the rendered URL, as given (with any conn id)
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select

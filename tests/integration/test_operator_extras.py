@@ -108,3 +108,11 @@ def test_a_killed_write_leaves_the_previous_file(tmp_path: Path) -> None:
     assert final.read_text() == '{"id": "previous"}\n'
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "customers.jsonl"]
     assert all(name.startswith(".customers.jsonl.") and name.endswith(".tmp") for name in leftovers)
+
+
+def test_an_empty_output_conn_id_keeps_the_urls_own_connection() -> None:
+    from airflow_provider_dub.operators.dub import open_output_path
+
+    path = open_output_path("memory://dub_storage@bucket/customers.jsonl", "")
+    assert path.conn_id == "dub_storage"
+    assert open_output_path("file:///tmp/c.jsonl", "").conn_id is None
