@@ -91,17 +91,27 @@ class DubConnectionSettings:
 
 
 def _number_extra(extra: dict[str, Any], name: str, default: float, minimum: float) -> float:
+    """An extra as its form declares it: finite, an integer where the form says so, within range."""
     value = extra.get(name)
     if value is None or value == "":
         return default
+    field = CONNECTION_FIELDS[name]
+    maximum = field["schema"].get("maximum")
+    kind = "an integer" if "integer" in field["schema"]["type"] else "a number"
+    expected = f"{kind} from {minimum:g} to {maximum:g}" if maximum is not None else f"{kind} >= {minimum:g}"
+    allowed = f"{expected} ({field['label']})"
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = float("nan")
-    if not number >= minimum:  # also rejects NaN
-        raise DubValidationError(
-            f"extra.{name}", f"{value!r} is not a number >= {minimum:g}", CONNECTION_FIELDS[name]["label"]
-        )
+    if (
+        isinstance(value, bool)
+        or not math.isfinite(number)
+        or (kind == "an integer" and not number.is_integer())
+    ):
+        raise DubValidationError(f"extra.{name}", f"expected {kind}, got {value!r}", allowed)
+    if number < minimum or (maximum is not None and number > maximum):
+        raise DubValidationError(f"extra.{name}", f"{value!r} is out of range", allowed)
     return number
 
 

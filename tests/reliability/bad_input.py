@@ -114,8 +114,11 @@ def _unknown_format(value: str) -> str:
     return _invalid("output_format", f"{value!r} is not a known format", "'jsonl', 'csv', 'parquet'")
 
 
-def _extra(name: str, value: Any, minimum: str, label: str) -> str:
-    return _invalid(f"extra.{name}", f"{value!r} is not a number >= {minimum}", label)
+def _extra(name: str, value: Any, problem: str, expected: str, label: str) -> str:
+    """A connection extra's error: ``problem`` is ``type`` (not a finite number of its kind) or ``range``."""
+    kind = "an integer" if expected.startswith("an integer") else "a number"
+    text = f"expected {kind}, got {value!r}" if problem == "type" else f"{value!r} is out of range"
+    return _invalid(f"extra.{name}", text, f"{expected} ({label})")
 
 
 def _not_base_url(url: str) -> str:
@@ -128,6 +131,10 @@ def _not_since(value: Any, allowed: str = "an ISO 8601 date-time, e.g. '2026-01-
     return _invalid("since", f"{value!r} is not a date-time", allowed)
 
 
+_RPM, _RPM_LABEL = "an integer >= 1", "Rate limit (requests per minute)"
+_PARALLEL, _PARALLEL_LABEL = "an integer from 1 to 32", "Parallel requests"
+_BUDGET, _BUDGET_LABEL = "a number >= 0", "Retry budget (seconds)"
+_TIMEOUT = "a number >= 0.001"
 _NOT_DEFINED = "The conn_id `nosuch` isn't defined"
 _HOOK = "DubHook"
 _LIST = "DubHook.list_customers"
@@ -245,17 +252,65 @@ CASES: list[Case] = [
         _CONN,
         "extra.requests_per_minute",
         "fast",
-        _extra("requests_per_minute", "fast", "1", "Rate limit (requests per minute)"),
+        _extra("requests_per_minute", "fast", "type", _RPM, _RPM_LABEL),
     ),
-    Case(_CONN, "extra.max_concurrency", 0, _extra("max_concurrency", 0, "1", "Parallel requests")),
+    Case(_CONN, "extra.requests_per_minute", 0, _extra("requests_per_minute", 0, "range", _RPM, _RPM_LABEL)),
     Case(
-        _CONN, "extra.max_retry_seconds", -5, _extra("max_retry_seconds", -5, "0", "Retry budget (seconds)")
+        _CONN,
+        "extra.requests_per_minute",
+        True,
+        _extra("requests_per_minute", True, "type", _RPM, _RPM_LABEL),
     ),
     Case(
-        _CONN, "extra.connect_timeout", 0, _extra("connect_timeout", 0, "0.001", "Connect timeout (seconds)")
+        _CONN,
+        "extra.requests_per_minute",
+        "inf",
+        _extra("requests_per_minute", "inf", "type", _RPM, _RPM_LABEL),
     ),
     Case(
-        _CONN, "extra.read_timeout", "soon", _extra("read_timeout", "soon", "0.001", "Read timeout (seconds)")
+        _CONN, "extra.max_concurrency", 0, _extra("max_concurrency", 0, "range", _PARALLEL, _PARALLEL_LABEL)
+    ),
+    Case(
+        _CONN, "extra.max_concurrency", 33, _extra("max_concurrency", 33, "range", _PARALLEL, _PARALLEL_LABEL)
+    ),
+    Case(
+        _CONN,
+        "extra.max_concurrency",
+        1.5,
+        _extra("max_concurrency", 1.5, "type", _PARALLEL, _PARALLEL_LABEL),
+    ),
+    Case(
+        _CONN, "extra.max_retry_seconds", -5, _extra("max_retry_seconds", -5, "range", _BUDGET, _BUDGET_LABEL)
+    ),
+    Case(
+        _CONN,
+        "extra.max_retry_seconds",
+        "forever",
+        _extra("max_retry_seconds", "forever", "type", _BUDGET, _BUDGET_LABEL),
+    ),
+    Case(
+        _CONN,
+        "extra.max_retry_seconds",
+        "inf",
+        _extra("max_retry_seconds", "inf", "type", _BUDGET, _BUDGET_LABEL),
+    ),
+    Case(
+        _CONN,
+        "extra.connect_timeout",
+        0,
+        _extra("connect_timeout", 0, "range", _TIMEOUT, "Connect timeout (seconds)"),
+    ),
+    Case(
+        _CONN,
+        "extra.read_timeout",
+        "soon",
+        _extra("read_timeout", "soon", "type", _TIMEOUT, "Read timeout (seconds)"),
+    ),
+    Case(
+        _CONN,
+        "extra.read_timeout",
+        "nan",
+        _extra("read_timeout", "nan", "type", _TIMEOUT, "Read timeout (seconds)"),
     ),
     # -- DubListCustomersOperator --------------------------------------------------------------------
     Case(_OPERATOR, "dub_conn_id", "nosuch", _NOT_DEFINED, error="AirflowNotFoundException"),
