@@ -212,7 +212,10 @@ class DubListCustomersOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         # Everything is validated before the first request: the read's parameters by the hook at
-        # this call, the XCom guard and the output path just below.
+        # this call (max_records first, which the hook would call 'limit'), the XCom guard and the
+        # output path just below.
+        if self.max_records not in (None, ""):
+            as_integer("max_records", self.max_records, 1)
         pages = self.hook.iter_customer_pages(**self._read_params())
         if not self.output_path:
             return self._to_xcom(pages, self._xcom_limit())

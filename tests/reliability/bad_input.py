@@ -320,6 +320,8 @@ CASES: list[Case] = [
     Case(_OPERATOR, "sort_order", "up", _not_choice("sort_order", "up", "'asc', 'desc'")),
     Case(_OPERATOR, "page_size", 0, _out_of_range("page_size", 0, "an integer from 1 to 100")),
     Case(_OPERATOR, "page_size", "ten", _not_integer("page_size", "ten", "an integer from 1 to 100")),
+    Case(_OPERATOR, "max_records", 0, _out_of_range("max_records", 0, "an integer >= 1")),
+    Case(_OPERATOR, "max_records", "all", _not_integer("max_records", "all", "an integer >= 1")),
     Case(_OPERATOR, "max_xcom_records", 0, _out_of_range("max_xcom_records", 0, "an integer >= 1")),
     Case(_OPERATOR, "output_path", "nosuch://x", _no_scheme_handler("nosuch")),
     Case(_OPERATOR, "output_path", "/tmp/customers.jsonl", _no_scheme("/tmp/customers.jsonl")),
@@ -345,6 +347,7 @@ CASES: list[Case] = [
         _out_of_range("max_xcom_records", 0, "an integer >= 1"),
         templated=True,
     ),
+    Case(_OPERATOR, "max_records", -1, _out_of_range("max_records", -1, "an integer >= 1"), templated=True),
     Case(_OPERATOR, "output_path", "nosuch://x", _no_scheme_handler("nosuch"), templated=True),
     Case(
         _OPERATOR,
