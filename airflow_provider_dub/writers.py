@@ -73,6 +73,10 @@ def resolve_format(output_format: str | None, path: str) -> str:
 
     :raises DubValidationError: on an unknown format.
     """
+    if output_format and not isinstance(output_format, str):
+        raise DubValidationError(
+            "output_format", f"expected a string, got {type(output_format).__name__}", FORMATS
+        )
     if output_format:
         fmt = output_format.strip().lower().lstrip(".")
         fmt = {"json": "jsonl", "ndjson": "jsonl", "jsonlines": "jsonl", "pq": "parquet"}.get(fmt, fmt)

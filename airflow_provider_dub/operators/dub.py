@@ -41,6 +41,9 @@ def open_output_path(url: str, conn_id: str | None) -> ObjectStoragePath:
     """
     from airflow.sdk import ObjectStoragePath
 
+    for name, value in (("output_path", url), ("output_conn_id", conn_id)):
+        if value is not None and not isinstance(value, str):
+            raise DubValidationError(name, f"expected a string, got {type(value).__name__}", "a string")
     scheme = urlsplit(url).scheme
     if not scheme:
         raise DubValidationError(
@@ -186,7 +189,7 @@ class DubListCustomersOperator(BaseOperator):
         self.output_path = output_path
         self.output_conn_id = output_conn_id
         self.output_format = output_format
-        if output_path and "{{" not in output_path and not self.outlets:
+        if isinstance(output_path, str) and output_path and "{{" not in output_path and not self.outlets:
             # A fixed path is a fixed Asset; a templated one is emitted through an AssetAlias outlet.
             self.outlets = [Asset(output_asset_uri(output_path))]
 

@@ -110,8 +110,11 @@ def _no_scheme(path: str) -> str:
     )
 
 
+_FORMATS = "'jsonl', 'csv', 'parquet'"
+
+
 def _unknown_format(value: str) -> str:
-    return _invalid("output_format", f"{value!r} is not a known format", "'jsonl', 'csv', 'parquet'")
+    return _invalid("output_format", f"{value!r} is not a known format", _FORMATS)
 
 
 def _extra(name: str, value: Any, problem: str, expected: str, label: str) -> str:
@@ -326,6 +329,21 @@ CASES: list[Case] = [
     Case(_OPERATOR, "output_path", "nosuch://x", _no_scheme_handler("nosuch")),
     Case(_OPERATOR, "output_path", "/tmp/customers.jsonl", _no_scheme("/tmp/customers.jsonl")),
     Case(_OPERATOR, "output_format", "xml", _unknown_format("xml"), also={"output_path": OUTPUT}),
+    Case(_OPERATOR, "output_path", 123, _invalid("output_path", "expected a string, got int", "a string")),
+    Case(
+        _OPERATOR,
+        "output_format",
+        5,
+        _invalid("output_format", "expected a string, got int", _FORMATS),
+        also={"output_path": OUTPUT},
+    ),
+    Case(
+        _OPERATOR,
+        "output_conn_id",
+        5,
+        _invalid("output_conn_id", "expected a string, got int", "a string"),
+        also={"output_path": OUTPUT},
+    ),
     # templated: the DAG's value is "{{ params.<argument> }}", the run's param renders to a bad one
     Case(_OPERATOR, "dub_conn_id", "nosuch", _NOT_DEFINED, templated=True, error="AirflowNotFoundException"),
     Case(_OPERATOR, "country", "USA", _not_country("USA"), templated=True),
@@ -376,6 +394,26 @@ CASES: list[Case] = [
     Case(_SENSOR, "max_xcom_records", -1, _out_of_range("max_xcom_records", -1, "an integer >= 0")),
     Case(_SENSOR, "output_path", "nosuch://x", _no_scheme_handler("nosuch")),
     Case(_SENSOR, "output_format", "xml", _unknown_format("xml"), also={"output_path": OUTPUT}),
+    Case(
+        _SENSOR,
+        "output_path",
+        ["s3://bucket/key"],
+        _invalid("output_path", "expected a string, got list", "a string"),
+    ),
+    Case(
+        _SENSOR,
+        "output_format",
+        ["csv"],
+        _invalid("output_format", "expected a string, got list", _FORMATS),
+        also={"output_path": OUTPUT},
+    ),
+    Case(
+        _SENSOR,
+        "output_conn_id",
+        5,
+        _invalid("output_conn_id", "expected a string, got int", "a string"),
+        also={"output_path": OUTPUT},
+    ),
     Case(
         _SENSOR,
         "poke_interval",
