@@ -221,6 +221,7 @@ class DubListCustomersOperator(BaseOperator):
             as_integer("max_records", self.max_records, 1)
         pages = self.hook.iter_customer_pages(**self._read_params())
         if not self.output_path:
+            resolve_format(self.output_format, "")  # unused without a path, but a typo is still an error
             return self._to_xcom(pages, self._xcom_limit())
         path = open_output_path(self.output_path, self.output_conn_id)
         output_format = resolve_format(self.output_format, self.output_path)

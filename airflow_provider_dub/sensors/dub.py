@@ -178,12 +178,14 @@ class DubNewCustomersSensor(BaseSensorOperator):
         if self.output_path:
             open_output_path(self.output_path, self.output_conn_id)
             check_format_support(resolve_format(self.output_format, self.output_path))
-        elif min_new > cap:
-            raise DubValidationError(
-                "min_new",
-                f"{min_new} is more than max_xcom_records={cap} and there is no output_path",
-                "<= max_xcom_records",
-            )
+        else:
+            resolve_format(self.output_format, "")  # unused without a path, but a typo is still an error
+            if min_new > cap:
+                raise DubValidationError(
+                    "min_new",
+                    f"{min_new} is more than max_xcom_records={cap} and there is no output_path",
+                    "<= max_xcom_records",
+                )
         return min_new, cap
 
     # -- reading the new customers -------------------------------------------------------------------

@@ -329,6 +329,7 @@ CASES: list[Case] = [
     Case(_OPERATOR, "output_path", "nosuch://x", _no_scheme_handler("nosuch")),
     Case(_OPERATOR, "output_path", "/tmp/customers.jsonl", _no_scheme("/tmp/customers.jsonl")),
     Case(_OPERATOR, "output_format", "xml", _unknown_format("xml"), also={"output_path": OUTPUT}),
+    Case(_OPERATOR, "output_format", "jsnol", _unknown_format("jsnol")),
     Case(_OPERATOR, "output_path", 123, _invalid("output_path", "expected a string, got int", "a string")),
     Case(
         _OPERATOR,
@@ -394,6 +395,7 @@ CASES: list[Case] = [
     Case(_SENSOR, "max_xcom_records", -1, _out_of_range("max_xcom_records", -1, "an integer >= 0")),
     Case(_SENSOR, "output_path", "nosuch://x", _no_scheme_handler("nosuch")),
     Case(_SENSOR, "output_format", "xml", _unknown_format("xml"), also={"output_path": OUTPUT}),
+    Case(_SENSOR, "output_format", "jsnol", _unknown_format("jsnol")),
     Case(
         _SENSOR,
         "output_path",
@@ -439,6 +441,7 @@ CASES: list[Case] = [
     Case(_SENSOR, "min_new", 0, _out_of_range("min_new", 0, "an integer >= 1"), templated=True),
     Case(_SENSOR, "country", "USA", _not_country("USA"), templated=True),
     Case(_SENSOR, "output_path", "nosuch://x", _no_scheme_handler("nosuch"), templated=True),
+    Case(_SENSOR, "output_format", "xml", _unknown_format("xml"), templated=True),
 ]
 
 _SECTIONS = (
