@@ -16,7 +16,7 @@ from airflow_provider_dub.exceptions import DubError, DubValidationError
 from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.operators.dub import open_output_path
 from airflow_provider_dub.protocol import FILTER_PARAMS, Watermark, build_new_customers_plan
-from airflow_provider_dub.protocol.params import as_integer
+from airflow_provider_dub.protocol.params import as_boolean, as_integer
 from airflow_provider_dub.writers import check_format_support, resolve_format, write_customers
 
 if TYPE_CHECKING:
@@ -114,7 +114,8 @@ class DubNewCustomersSensor(BaseSensorOperator):
         self.output_path = output_path
         self.output_conn_id = output_conn_id
         self.output_format = output_format
-        self.deferrable = deferrable
+        # Not templated; a string such as 'no' would otherwise count as true and defer.
+        self.deferrable = as_boolean("deferrable", deferrable)
 
     @cached_property
     def hook(self) -> DubHook:

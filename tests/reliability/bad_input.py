@@ -416,6 +416,7 @@ CASES: list[Case] = [
         _invalid("output_conn_id", "expected a string, got int", "a string"),
         also={"output_path": OUTPUT},
     ),
+    Case(_SENSOR, "deferrable", "maybe", _not_boolean("deferrable", "maybe")),
     Case(
         _SENSOR,
         "poke_interval",
