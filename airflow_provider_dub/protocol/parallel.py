@@ -15,7 +15,8 @@ be in flight:
 4. *sweeps*: each stops at the first row that is another pivot, or that lies in another pivot's first
    page (in case that pivot is deleted later). No id is compared: Dub's id order is its database
    collation, which the client does not know; the guess only balances the work;
-5. *bottom*: the one pivot no sweep ran into is the lowest; ``desc`` from it reads the rest.
+5. *bottom*: once every pivot but one has been run into, the one left is the lowest; ``desc`` from
+   it reads the rest.
 
 Each pivot's own row is yielded once.
 """
@@ -182,6 +183,7 @@ class ParallelReadPlan:
             if self._ranges[key].live:
                 out.extend(self._sweep_page(self._ranges[key], rows))
         self._first_wave_rows = {}
+        self._after_sweep_done()
         return out
 
     def _sweep_page(self, rng: _Range, rows: Sequence[Customer]) -> list[Customer]:
@@ -207,16 +209,19 @@ class ParallelReadPlan:
 
     def _after_sweep_done(self) -> None:
         live = self._live()
-        if any(not r.sweep.done for r in live):
-            return
         bottom = self._ranges.get("bottom")
         if bottom is None:
-            met = {r.met for r in live}
-            lowest = next(r for r in live if r.pivot not in met)
+            # Every sweep but the top one ends at the next pivot up, so once all pivots but one have
+            # been reached, the one left is the lowest: the bottom sweep can start from it.
+            met = {r.met for r in live if r.met is not None}
+            unmet = [r for r in live if r.pivot not in met]
+            if len(unmet) != 1:
+                return
+            lowest = unmet[0]
             down = _Sweep("desc", lowest.pivot)
             down.passed = list(lowest.first_page or [])  # to resume from if the lowest pivot goes
             self._ranges["bottom"] = _Range("bottom", lowest.pivot, down, first_page=[])
-        elif bottom.sweep.done:
+        elif bottom.sweep.done and all(r.sweep.done for r in live):
             self.done = True
 
     def cursor_lost(self, key: str) -> list[Customer]:
