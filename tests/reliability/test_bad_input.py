@@ -125,6 +125,27 @@ def test_bad_templated_value_fails_the_task_before_any_request(
     assert dub.request_count(None) == 0, "a request reached Dub despite the bad input"
 
 
+def test_every_argument_has_a_case() -> None:
+    """No argument of the operator or the sensor, and no connection field, is left out of the table."""
+    import inspect
+
+    from airflow_provider_dub.get_provider_info import CONNECTION_FIELDS
+
+    covered = {(case.target, case.argument) for case in CASES}
+    for cls in (DubListCustomersOperator, DubNewCustomersSensor):
+        for name in inspect.signature(cls.__init__).parameters:
+            if name not in ("self", "kwargs"):
+                assert (cls.__name__, name) in covered, f"{cls.__name__}({name}=...) has no bad-input case"
+    for name in (*CONNECTION_FIELDS, "password", "host"):
+        argument = name if name in ("password", "host") else f"extra.{name}"
+        assert ("connection", argument) in covered, f"connection field {argument} has no bad-input case"
+    for name in inspect.signature(DubHook.__init__).parameters:
+        if name not in ("self", "kwargs"):
+            assert ("DubHook", name) in covered, f"DubHook({name}=...) has no bad-input case"
+    templated = {case.target for case in CASES if case.templated}
+    assert templated == set(DAGS)
+
+
 def test_the_docs_page_is_the_case_list() -> None:
     assert DOCS_PAGE.read_text() == render_rst(), (
         "docs/bad-input.rst and tests/reliability/bad_input.py disagree: "
