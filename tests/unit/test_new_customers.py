@@ -1,0 +1,172 @@
+"""The new-customers plan (the sensor's watermark logic) against an in-process model of Dub's orderings."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from airflow_provider_dub.protocol.new_customers import (
+    CROCKFORD,
+    NewCustomersPlan,
+    Watermark,
+    created_ms,
+    is_beyond_issued,
+    is_current_id,
+    ulid_key,
+)
+from tests.unit.test_pagination import FakeDub, InvalidCursor
+
+NOW = 1_795_000_000_000  # 2026-11-18, ms
+DAY = 86_400_000
+
+
+def ulid(ms: int, rng: random.Random) -> str:
+    chars = []
+    value = ms
+    for _ in range(10):
+        value, digit = divmod(value, 32)
+        chars.append(CROCKFORD[digit])
+    return "cus_" + "".join(reversed(chars)) + "".join(rng.choice(CROCKFORD) for _ in range(16))
+
+
+def legacy(rng: random.Random) -> str:
+    alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    return "cus_" + "".join(rng.choice(alnum) for _ in range(24))
+
+
+def customer(customer_id: str, created: str = "2024-01-01T00:00:00.000Z") -> dict:
+    return {"id": customer_id, "createdAt": created, "country": "US"}
+
+
+class Workspace(FakeDub):
+    """Customers with ULIDs from a clock, and legacy ids that are never issued again."""
+
+    def __init__(self, seed: int = 0, legacy_count: int = 300, current_count: int = 300) -> None:
+        self.rng = random.Random(seed)
+        self.clock = NOW - 30 * DAY
+        rows = [customer(legacy(self.rng)) for _ in range(legacy_count)]
+        rows += [customer(self.new_id()) for _ in range(current_count)]
+        super().__init__(rows)
+
+    def new_id(self) -> str:
+        self.clock += self.rng.randint(1, 5_000)
+        return ulid(self.clock, self.rng)
+
+    def add(self, n: int, imported: bool = False) -> set[str]:
+        ids = {self.new_id() for _ in range(n)}
+        for customer_id in ids:
+            self.rows[customer_id] = customer(
+                customer_id, "2019-05-05T00:00:00.000Z" if imported else "2026-11-18T00:00:00.000Z"
+            )
+        return ids
+
+    def run(self, plan: NewCustomersPlan) -> list[str]:
+        found = []
+        while (query := plan.next_query()) is not None:
+            try:
+                page = self.get(query)
+            except InvalidCursor:
+                plan.cursor_lost()
+                continue
+            found += [c["id"] for c in plan.accept_page(page)]
+        return found
+
+
+def first_watermark(dub: Workspace) -> Watermark:
+    plan = NewCustomersPlan({}, watermark=None, since_ms=dub.clock + 1, now_ms=NOW)
+    assert dub.run(plan) == []
+    return plan.new_watermark()
+
+
+def test_id_helpers() -> None:
+    rng = random.Random(1)
+    current = ulid(NOW, rng)
+    assert is_current_id(current) and created_ms(current) == NOW
+    assert is_current_id("cus_" + current[5:]) and created_ms("cus_" + current[5:]) == NOW  # 25 characters
+    assert not is_current_id(legacy(rng)) and not is_current_id("clx1y2z3a4b5c6d7e8f9g0h1i")
+    assert ulid_key(current) == current[4:]
+    assert is_beyond_issued("cus_zzzzzzzzzzzzzzzzzzzzzzzz", NOW)
+    assert not is_beyond_issued("cus_01" + "0" * 22, NOW)
+
+
+def test_new_customers_imported_included_reported_once_across_runs() -> None:
+    dub = Workspace(seed=2)
+    watermark = first_watermark(dub)
+    reported: set[str] = set()
+    for run in range(6):
+        added = dub.add(dub.rng.randint(0, 250)) | dub.add(dub.rng.randint(0, 30), imported=True)
+        gone = set(dub.rng.sample(sorted(dub.rows), 3))
+        for customer_id in gone:
+            dub.rows.pop(customer_id)
+        dub.requests.clear()
+        plan = NewCustomersPlan({}, watermark=watermark, now_ms=NOW)
+        found = dub.run(plan)
+        assert len(found) == len(set(found))
+        assert set(found) == added - gone, f"run {run}"
+        assert not set(found) & reported
+        assert len(dub.requests) <= len(found) // 100 + 2
+        reported |= set(found)
+        watermark = plan.new_watermark()
+
+
+def test_nothing_new_is_one_request() -> None:
+    dub = Workspace(seed=3)
+    watermark = first_watermark(dub)
+    dub.requests.clear()
+    plan = NewCustomersPlan({}, watermark=watermark, now_ms=NOW)
+    assert dub.run(plan) == [] and len(dub.requests) == 1
+    assert dub.requests[0]["startingAfter"] == watermark.last_id
+    assert plan.new_watermark().last_id == watermark.last_id
+
+
+@pytest.mark.parametrize("deleted_anchors", [1, 3, 10])
+def test_deleted_watermark_customers_do_not_fail_or_repeat(deleted_anchors: int) -> None:
+    dub = Workspace(seed=4)
+    watermark = first_watermark(dub)
+    for _ in range(3):  # build up anchors
+        dub.add(20)
+        plan = NewCustomersPlan({}, watermark=watermark, now_ms=NOW)
+        dub.run(plan)
+        watermark = plan.new_watermark()
+    added = dub.add(40)
+    for anchor in watermark.anchors[:deleted_anchors]:
+        dub.rows.pop(anchor, None)
+    found = dub.run(NewCustomersPlan({}, watermark=watermark, now_ms=NOW))
+    assert sorted(found) == sorted(added)
+
+
+def test_first_run_counts_since_a_time() -> None:
+    dub = Workspace(seed=5)
+    since = dub.clock + 1
+    added = dub.add(150) | dub.add(10, imported=True)
+    found = dub.run(NewCustomersPlan({}, watermark=None, since_ms=since, now_ms=NOW))
+    assert sorted(found) == sorted(added)
+
+
+def test_since_reports_again_what_a_watermark_already_covered() -> None:
+    dub = Workspace(seed=6)
+    since = dub.clock + 1
+    added = dub.add(30)
+    watermark = Watermark(max(added, key=ulid_key), [max(added, key=ulid_key)], NOW)
+    found = dub.run(NewCustomersPlan({}, watermark=watermark, since_ms=since, now_ms=NOW))
+    assert sorted(found) == sorted(added)
+
+
+def test_stop_after_counts_no_further() -> None:
+    dub = Workspace(seed=7)
+    watermark = first_watermark(dub)
+    dub.add(500)
+    dub.requests.clear()
+    plan = NewCustomersPlan({}, watermark=watermark, stop_after=3, now_ms=NOW)
+    assert len(dub.run(plan)) >= 3 and len(dub.requests) == 1
+
+
+def test_watermark_json_round_trip_and_rejects_garbage() -> None:
+    watermark = Watermark("cus_" + "0" * 26, ["cus_" + "0" * 26], 5)
+    assert Watermark.from_json(watermark.to_json()) == watermark
+    assert (
+        Watermark.from_json(str(watermark.to_json()).replace("'", '"').replace("None", "null")) == watermark
+    )
+    for garbage in (None, "not json", [1], {"last_id": "x", "anchors": [], "checked_ms": 1}, {"anchors": 3}):
+        assert Watermark.from_json(garbage) is None
