@@ -27,8 +27,13 @@ class DubNewCustomersTrigger(BaseTrigger):
     :param since_ms: customers created since this Unix time (ms) are new, when there is no watermark.
     :param min_new: how many new customers are enough.
     :param poll_interval: seconds between polls.
-    :param end_time: Unix time (s) after which the trigger gives up with a ``timeout`` event.
+    :param end_time: Unix time (s) after which the trigger gives up with a ``timeout`` event. A poll
+        still running then (Dub slow, or retrying) is given :attr:`poll_grace` more seconds, then
+        abandoned: the trigger always ends by ``end_time + poll_grace``.
     """
+
+    #: Seconds a poll may run past ``end_time`` (one request normally takes well under one).
+    poll_grace = 5.0
 
     def __init__(
         self,
@@ -87,7 +92,14 @@ class DubNewCustomersTrigger(BaseTrigger):
                     yield TriggerEvent({"status": "timeout"})
                     return
                 await asyncio.sleep(min(self.poll_interval, remaining))
-                found = await self.count_new(hook)
+                # Retries and timeouts could keep one poll going for minutes: bound it by end_time.
+                limit = max(self.end_time - time.time(), 0.0) + self.poll_grace
+                try:
+                    found = await asyncio.wait_for(self.count_new(hook), limit)
+                except asyncio.TimeoutError:
+                    self.log.warning("Dub did not answer within the sensor's timeout; giving up")
+                    yield TriggerEvent({"status": "timeout"})
+                    return
                 if found >= self.min_new:
                     yield TriggerEvent({"status": "success", "found": found})
                     return

@@ -1,0 +1,86 @@
+"""
+Bounds: every request has a timeout, a request's retries end within its budget, a trigger always
+ends, and two tasks writing the same output path at once leave one complete file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_dub.testing import DubEmulator, FaultKind
+from airflow_provider_dub.triggers.dub import DubNewCustomersTrigger
+from tests.reliability.conftest import set_connection
+
+FAST = 1_000_000  # requests per minute: no client-side pacing
+
+
+@pytest.fixture
+def dub(monkeypatch: pytest.MonkeyPatch) -> Iterator[DubEmulator]:
+    with DubEmulator(customers=400, seed=13, rate_limit=FAST) as emulator:
+        set_connection(monkeypatch, emulator, extra={"requests_per_minute": FAST})
+        yield emulator
+
+
+# -- a trigger always ends ------------------------------------------------------------------------
+
+
+async def _events(trigger: DubNewCustomersTrigger) -> list[Any]:
+    return [event.payload async for event in trigger.run()]
+
+
+def _run_trigger(trigger: DubNewCustomersTrigger) -> tuple[list[Any], float]:
+    """Run the trigger to its end (a guard of 60 s turns a hang into a failure); its events and duration."""
+    started = time.monotonic()
+    events = asyncio.run(asyncio.wait_for(_events(trigger), 60))
+    return events, time.monotonic() - started
+
+
+def _trigger(seconds: float, min_new: int = 1, poll_interval: float = 0.2) -> DubNewCustomersTrigger:
+    trigger = DubNewCustomersTrigger(
+        dub_conn_id="dub_default",
+        filters={},
+        watermark=None,
+        since_ms=int(time.time() * 1000),
+        min_new=min_new,
+        poll_interval=poll_interval,
+        end_time=time.time() + seconds,
+    )
+    trigger.poll_grace = 1.0
+    return trigger
+
+
+@pytest.mark.parametrize(
+    ("situation", "status"),
+    [
+        ("nothing new", "timeout"),
+        ("Dub slower than the read timeout", "timeout"),
+        ("Dub unreachable", "timeout"),
+        ("Dub answers 503", "timeout"),
+        ("the key is refused", "error"),
+        ("customers arrive", "success"),
+    ],
+)
+def test_the_trigger_ends_by_its_end_time(
+    situation: str, status: str, dub: DubEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever Dub does, one event, and no later than end_time + poll_grace (default retry budget: 300 s)."""
+    if situation == "Dub slower than the read timeout":
+        set_connection(monkeypatch, dub, extra={"requests_per_minute": FAST, "read_timeout": 10})
+        dub.inject(FaultKind.SLOW, times=100, delay=15)
+    elif situation == "Dub unreachable":
+        set_connection(monkeypatch, dub, host="http://127.0.0.1:9", extra={"requests_per_minute": FAST})
+    elif situation == "Dub answers 503":
+        dub.inject(FaultKind.SERVER_ERROR, times=1000, status=503)
+    elif situation == "the key is refused":
+        set_connection(monkeypatch, dub, password="dub_notakeynotakeynotakeyxx")
+    elif situation == "customers arrive":
+        dub.before_request(lambda record: dub.add_customers(2) if len(dub.requests) == 1 else None)
+    trigger = _trigger(seconds=1.5)
+    events, elapsed = _run_trigger(trigger)
+    assert [event["status"] for event in events] == [status], events
+    assert elapsed <= 1.5 + trigger.poll_grace + 1.0, f"the trigger ran {elapsed:.1f} s"
