@@ -31,7 +31,7 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
     },
     "max_retry_seconds": {
         "label": "Retry budget (seconds)",
-        "description": "Longest total time spent waiting on retries (429, 5xx, network) for one request.",
+        "description": "How long one request may go on retrying (429, 5xx, network) after its first failure.",
         "schema": {"type": ["number", "null"], "default": DEFAULT_MAX_RETRY_SECONDS, "minimum": 0},
     },
     "connect_timeout": {

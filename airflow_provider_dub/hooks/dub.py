@@ -216,7 +216,7 @@ class DubHook(BaseHook):
     Nothing is read or sent until a method needs it.
 
     :param dub_conn_id: the Airflow connection of type ``dub``.
-    :param max_retry_seconds: overrides the connection's retry budget (seconds waited on retries per request).
+    :param max_retry_seconds: overrides the connection's retry budget (seconds a request may go on retrying).
     :param requests_per_minute: overrides the connection's rate limit; 0 turns pacing off.
     """
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -23,7 +24,8 @@ class RetryPolicy:
     """
     How the transport retries.
 
-    :param max_retry_seconds: the total time one request may spend waiting between attempts.
+    :param max_retry_seconds: how long one request may go on retrying after its first failure: the
+        waits and the retried attempts' own time (a timeout, a slow error) together.
     :param backoff_base: first backoff for 5xx and network errors, doubled each attempt.
     :param backoff_cap: the longest single backoff.
     """
@@ -144,23 +146,34 @@ class RetryLoop:
 
     :param policy: the retry policy.
     :param rng: the source of jitter.
+    :param clock: a monotonic clock, for the time spent since the first failure.
     """
 
-    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+    def __init__(
+        self, policy: RetryPolicy, rng: random.Random, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.policy = policy
         self.rng = rng
+        self.clock = clock
         self.attempts = 0
         self.waited = 0.0
+        self.first_failure: float | None = None
 
     def delay_after(self, status_code: int | None, headers: Mapping[str, str], now: float) -> float | None:
         """Count a failed attempt; return the wait before the next one, or ``None`` to give up."""
         self.attempts += 1
+        moment = self.clock()
+        if self.first_failure is None:
+            self.first_failure = moment
+        # The budget covers the retried attempts too: a request that times out after the read
+        # timeout each time must not get budget / backoff attempts of a read timeout each.
+        spent = max(self.waited, moment - self.first_failure)
         delay = retry_delay(
             self.policy,
             status_code=status_code,
             headers=headers,
             attempt=self.attempts,
-            waited=self.waited,
+            waited=spent,
             now=now,
             rng=self.rng,
         )

@@ -6,12 +6,18 @@ ends, and two tasks writing the same output path at once leave one complete file
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from airflow_provider_dub.exceptions import DubConnectionError, DubServerError
+from airflow_provider_dub.hooks import dub_async
+from airflow_provider_dub.hooks.dub import DubHook
+from airflow_provider_dub.hooks.dub_async import DubAsyncHook
+from airflow_provider_dub.protocol import RetryPolicy, parse_customer_page
 from airflow_provider_dub.testing import DubEmulator, FaultKind
 from airflow_provider_dub.triggers.dub import DubNewCustomersTrigger
 from tests.reliability.conftest import set_connection
@@ -84,3 +90,50 @@ def test_the_trigger_ends_by_its_end_time(
     events, elapsed = _run_trigger(trigger)
     assert [event["status"] for event in events] == [status], events
     assert elapsed <= 1.5 + trigger.poll_grace + 1.0, f"the trigger ran {elapsed:.1f} s"
+
+
+# -- retries end within the budget ----------------------------------------------------------------
+
+
+#: Short backoffs: many attempts fit in the budget, so the attempts' own time shows.
+QUICK_BACKOFF = {"backoff_base": 0.05, "backoff_cap": 0.2}
+
+
+@pytest.mark.parametrize("hook_kind", ["DubHook", "DubAsyncHook"])
+@pytest.mark.parametrize("fault", [FaultKind.SLOW, FaultKind.SERVER_ERROR, FaultKind.DROP])
+def test_a_request_gives_up_within_its_retry_budget(
+    fault: FaultKind, hook_kind: str, dub: DubEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    The budget bounds the whole retrying, failed attempts' own time included: a request ends at most
+    ``max_retry_seconds`` + one attempt (here the read timeout) after its first attempt failed.
+    """
+    budget, read_timeout = 2.0, 0.5
+    set_connection(
+        monkeypatch,
+        dub,
+        extra={"requests_per_minute": FAST, "max_retry_seconds": budget, "read_timeout": read_timeout},
+    )
+    monkeypatch.setattr(dub_async, "RetryPolicy", functools.partial(RetryPolicy, **QUICK_BACKOFF))
+    dub.inject(fault, times=10_000, delay=3.0, status=503)
+    started = time.monotonic()
+    with pytest.raises((DubConnectionError, DubServerError), match=r"gave up after \d+ attempts") as raised:
+        if hook_kind == "DubHook":
+            hook = DubHook()
+            hook.retry_policy = RetryPolicy(max_retry_seconds=budget, **QUICK_BACKOFF)
+            hook.list_customers()
+        else:
+            asyncio.run(_async_get())
+    elapsed = time.monotonic() - started
+    attempts = int(str(raised.value).split("gave up after ")[1].split()[0])
+    assert attempts >= 3, "the request was not retried"
+    # the first attempt, the budget, the last attempt (each at most the read timeout), and a little
+    assert elapsed <= read_timeout + budget + read_timeout + 0.5, f"{attempts} attempts in {elapsed:.1f} s"
+
+
+async def _async_get() -> None:
+    hook = DubAsyncHook()
+    try:
+        await hook.get("/customers", {"pageSize": "10"}, parse_customer_page)
+    finally:
+        await hook.close()
