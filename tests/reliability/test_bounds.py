@@ -137,3 +137,130 @@ async def _async_get() -> None:
         await hook.get("/customers", {"pageSize": "10"}, parse_customer_page)
     finally:
         await hook.close()
+
+
+# -- every request has a timeout ------------------------------------------------------------------
+
+
+def test_every_request_of_the_hook_has_a_timeout(dub: DubEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sequential, parallel and single requests, counts and the Test button: each with both timeouts."""
+    import requests
+
+    set_connection(
+        monkeypatch, dub, extra={"requests_per_minute": FAST, "connect_timeout": 3, "read_timeout": 7}
+    )
+    timeouts: list[Any] = []
+    send = requests.Session.request
+
+    def recording(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+        timeouts.append(kwargs.get("timeout"))
+        return send(self, method, url, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", recording)
+    hook = DubHook()
+    assert len(list(hook.iter_customers())) == 400  # parallel: probe, count, samples, sweeps
+    assert len(list(hook.iter_customers(limit=250))) == 250  # sequential
+    hook.list_customers(page_size=5)
+    hook.count_customers(country="US")
+    assert hook.test_connection()[0]
+    assert len(timeouts) == dub.request_count(None) >= 10
+    assert set(timeouts) == {(3.0, 7.0)}
+
+
+def test_every_request_of_the_async_hook_has_a_timeout(
+    dub: DubEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    set_connection(
+        monkeypatch, dub, extra={"requests_per_minute": FAST, "connect_timeout": 3, "read_timeout": 7}
+    )
+    timeouts: list[Any] = []
+    send = httpx.AsyncClient.send
+
+    async def recording(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
+        timeouts.append(request.extensions.get("timeout"))
+        return await send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", recording)
+    trigger = _trigger(seconds=5, min_new=3, poll_interval=0)
+    dub.add_customers(3)  # created after the trigger's since
+    events, _ = _run_trigger(trigger)
+    assert [event["status"] for event in events] == ["success"]
+    assert len(timeouts) == dub.request_count(None) >= 2
+    assert all(t == {"connect": 3.0, "read": 7.0, "write": 7.0, "pool": 7.0} for t in timeouts), timeouts
+
+
+# -- two writers, one path --------------------------------------------------------------------------
+
+_WRITER = """
+import sys
+from airflow_provider_dub.operators.dub import DubListCustomersOperator
+
+path, country, output_format = sys.argv[1:4]
+operator = DubListCustomersOperator(
+    task_id="export", output_path=path, country=country or None, output_format=output_format
+)
+print("READY", flush=True)
+sys.stdin.readline()
+summary = operator.execute(context={"outlet_events": {}})
+print("WROTE", summary["records"], flush=True)
+"""
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "parquet"])
+def test_two_tasks_writing_the_same_path_at_once_leave_one_complete_file(
+    output_format: str, tmp_path: Any
+) -> None:
+    """Two processes export different selections to one path at the same time: one whole file wins."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "out" / f"customers.{output_format}"
+    with DubEmulator(customers=2_000, seed=17, latency=0.02, rate_limit=FAST) as emulator:
+        conn = json.loads(emulator.airflow_conn_json())
+        conn["extra"] = {"requests_per_minute": FAST, "max_concurrency": 1}
+        env = {**os.environ, "AIRFLOW_CONN_DUB_DEFAULT": json.dumps(conn)}
+        writers = {
+            country: subprocess.Popen(
+                [sys.executable, "-c", _WRITER, f"file://{path}", country, output_format],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for country in ("US", "")
+        }
+        for process in writers.values():  # both have imported Airflow and built the operator
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "READY"
+        for process in writers.values():
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        outputs = {country: process.communicate(timeout=120)[0] for country, process in writers.items()}
+        assert all(process.returncode == 0 for process in writers.values()), outputs
+        truth = {
+            "US": {c["id"] for c in emulator.customers() if c["country"] == "US"},
+            "": emulator.customer_ids(),
+        }
+        spans = {
+            country: [r.started for r in emulator.requests if (r.query.get("country") or "") == country]
+            for country in truth
+        }
+    assert max(min(s) for s in spans.values()) < min(max(s) for s in spans.values()), (
+        "the reads did not overlap"
+    )
+    if output_format == "jsonl":
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+    else:
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(path).to_pylist()
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids))
+    assert set(ids) in (truth["US"], truth[""]), "the file is not one writer's complete output"
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "a temporary file was left behind"
