@@ -4,19 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Column titles and widths of the printed table.
-COLUMNS = (
-    ("fault", 34),
-    ("seed", 4),
-    ("run by", 9),
-    ("read", 8),
-    ("outcome", 44),
-    ("requests", 8),
-    ("faults", 6),
-    ("429", 4),
-    ("422", 4),
-    ("seconds", 7),
-)
+#: Column titles of the printed table.
+COLUMNS = ("fault", "seed", "run by", "read", "outcome", "requests", "faults", "429", "422", "seconds")
 
 
 @dataclass(frozen=True)
@@ -50,14 +39,12 @@ class FaultRow:
 
 
 def render(rows: list[FaultRow]) -> str:
-    """The rows as a fixed-width text table, in the order of the suite's scenarios."""
-    lines = []
-    header = "  ".join(title.ljust(width) for title, width in COLUMNS)
-    lines.append(header.rstrip())
-    lines.append("  ".join("-" * width for _, width in COLUMNS))
-    for row in rows:
-        cells = row.cells()
-        lines.append(
-            "  ".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True)).rstrip()
-        )
+    """The rows as a fixed-width text table, in the order they ran."""
+    table = [list(COLUMNS), *(row.cells() for row in rows)]
+    widths = [max(len(line[column]) for line in table) for column in range(len(COLUMNS))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in table
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
