@@ -14,7 +14,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -266,9 +266,16 @@ def write_customers(
     with _temporary_beside(path) as temporary:
         with temporary.open("wb") as stream:
             writer = _WRITERS[output_format](stream, expanded)
-            for page in pages:
-                writer.write_page(page)
-                records += len(page)
+            try:
+                for page in pages:
+                    writer.write_page(page)
+                    records += len(page)
+            except BaseException:
+                # Finish the abandoned temporary file now: a Parquet writer left open would try to,
+                # when garbage-collected, on the closed stream ("write to closed file").
+                with suppress(Exception):
+                    writer.close()
+                raise
             writer.close()
         temporary.rename(path)
     return WriteResult(uri=asset_uri(path), records=records)

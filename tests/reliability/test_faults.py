@@ -384,3 +384,32 @@ def test_fault(
     else:
         assert failed == scenario.expect, f"{failed}: {error_text}"
         assert re.search(scenario.message, error_text), error_text
+
+
+def test_a_failed_parquet_export_leaves_no_writer_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A read that fails mid-file leaves no file, and no Parquet writer that would later try to finish
+    the file it was writing ("Exception ignored in ParquetWriter.__del__: write to closed file").
+    """
+    import gc
+    import sys
+
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_dub.exceptions import DubServerError
+    from airflow_provider_dub.writers import write_customers
+
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+
+    def pages() -> Any:
+        yield [{"id": f"cus_{n}", "email": None, "sales": n} for n in range(100)]
+        raise DubServerError("internal_server_error", "An internal server error occurred.", None, 500)
+
+    with pytest.raises(DubServerError):
+        write_customers(ObjectStoragePath(f"file://{tmp_path}/out/c.parquet"), pages(), "parquet")
+    gc.collect()
+    assert [str(u.exc_value) for u in unraisable] == []
+    assert list((tmp_path / "out").iterdir()) == []
