@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -313,7 +314,9 @@ class DubHook(BaseHook):
                 error: DubError = error_from_response(status, response.content)
             except _transport_errors() as exc:
                 status = None
-                error = DubConnectionError(f"Dub did not answer GET {path}: {type(exc).__name__}: {exc}")
+                error = DubConnectionError(
+                    f"Dub did not answer GET {path}: {type(exc).__name__}: {without_query(exc)}"
+                )
             except DubConnectionError as exc:  # a 2xx whose body is not what Dub sends
                 status = None
                 error = exc
@@ -460,6 +463,19 @@ class DubHook(BaseHook):
                 default=schema.get("default"),
             )
         return widgets
+
+
+_QUERY = re.compile(r"\?[^\s'\")]+")
+
+
+def without_query(error: BaseException) -> str:
+    """
+    An HTTP library's error text without any URL query in it (requests puts the whole URL in some).
+
+    The query holds the filters, customer emails and names among them, which must not reach the
+    task log, nor Airflow's DB through a trigger event.
+    """
+    return _QUERY.sub("?...", str(error))
 
 
 def _short(error: BaseException) -> str:

@@ -12,7 +12,12 @@ import httpx
 from airflow.sdk import BaseHook
 
 from airflow_provider_dub.exceptions import DubConnectionError, DubError, DubInvalidCursorError
-from airflow_provider_dub.hooks.dub import DubConnectionSettings, request_headers, settings_from_connection
+from airflow_provider_dub.hooks.dub import (
+    DubConnectionSettings,
+    request_headers,
+    settings_from_connection,
+    without_query,
+)
 from airflow_provider_dub.protocol import (
     ReadPlan,
     RequestPacer,
@@ -96,7 +101,9 @@ class DubAsyncHook(BaseHook):
                 error: DubError = error_from_response(status, response.content)
             except httpx.TransportError as exc:
                 status = None
-                error = DubConnectionError(f"Dub did not answer GET {path}: {type(exc).__name__}: {exc}")
+                error = DubConnectionError(
+                    f"Dub did not answer GET {path}: {type(exc).__name__}: {without_query(exc)}"
+                )
             except DubConnectionError as exc:
                 status = None
                 error = exc
