@@ -47,7 +47,7 @@ def dub_filtered_list() -> None:
         max_xcom_records="{{ params.max_xcom_records }}",
     )
 
-    @task
+    @task(show_return_value_in_logs=False)  # it holds customer names: not for the task log
     def top_customers(customers: list[dict[str, Any]]) -> dict[str, Any]:
         """How many customers, how many paid, their revenue (cents) and the five biggest spenders."""
         paying = sorted(
