@@ -77,6 +77,10 @@ class Scenario:
     extra: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     slow_delay: float = 0.0
+    #: 429 scenarios: the most 429 answers, and the most seconds each may cost (the window is 1 s,
+    #: so a wait read as seconds instead of milliseconds, or a client hammering, shows).
+    max_throttled: int | None = None
+    seconds_per_429: float | None = None
 
 
 def _faulted(requests: list[Any], churn: Churn) -> bool:
@@ -178,12 +182,15 @@ SCENARIOS = [
         _storms,
         lambda requests, churn: any(r.status == 429 for r in requests),
         emulator={"rate_limit_window": 1.0},
+        seconds_per_429=1.5,
     ),
     Scenario(
         "429 from a real 20 req/s limit",
         _nothing,
         lambda requests, churn: any(r.status == 429 for r in requests),
         emulator={"rate_limit": 20, "rate_limit_window": 1.0},
+        max_throttled=4,
+        seconds_per_429=1.5,
     ),
     Scenario("dropped connections", _random(FaultKind.DROP, 0.08), _faulted),
     Scenario(
@@ -378,6 +385,12 @@ def test_fault(
         )
     )
     assert scenario.happened(requests, churn), "the scenario's trouble did not happen"
+    throttled = sum(1 for r in requests if r.status == 429)
+    if scenario.max_throttled is not None:
+        assert throttled <= scenario.max_throttled, "the client kept sending into a full window"
+    if scenario.seconds_per_429 is not None:  # the read's own time, from its first request to its last
+        read_time = max(r.ended for r in requests) - min(r.started for r in requests)
+        assert read_time <= 3 + throttled * scenario.seconds_per_429, f"429s cost {read_time:.1f} s"
     assert leftovers == [], f"temporary files left behind: {leftovers}"
     if scenario.expect == "exact":
         assert failed is None, f"{failed}: {error_text}"
