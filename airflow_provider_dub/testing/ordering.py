@@ -146,20 +146,31 @@ def cursor_page(
     size: int,
     accept: Callable[[str], bool] | None = None,
 ) -> list[str]:
-    """The ids of one cursor page, ordered by id, excluding the cursor itself.
+    """The ids of one cursor page, ordered by id: Prisma's ``cursor`` + ``skip: 1``.
 
-    ``startingAfter`` walks forwards in ``sortOrder``; ``endingBefore`` takes the
-    ``size`` rows just before the cursor in that order and returns them in order.
+    ``sorted_ids`` holds the rows that passed the indexed filters and ``accept``
+    checks the others. The walk starts AT the cursor and takes the rows that
+    match the filters, the cursor row included only if it still matches; then
+    the first of them is skipped. So when the cursor row no longer matches, the
+    next real matching row is dropped instead, silently (prisma/orm#4087). An
+    unfiltered read always holds the cursor row, which is the one skipped.
+
+    ``startingAfter`` walks forwards in ``sortOrder``; ``endingBefore`` is
+    ``take: -size``: the same walk in the opposite direction, returned in order.
     """
     walk_up = starting_after != descending  # asc+after or desc+before
     if walk_up:
-        indexes: Iterable[int] = range(bisect_right(sorted_ids, cursor), len(sorted_ids))
+        indexes: Iterable[int] = range(bisect_left(sorted_ids, cursor), len(sorted_ids))
     else:
-        indexes = range(bisect_left(sorted_ids, cursor) - 1, -1, -1)
+        indexes = range(bisect_right(sorted_ids, cursor) - 1, -1, -1)
     page: list[str] = []
+    skip = 1
     for index in indexes:
         customer_id = sorted_ids[index]
-        if customer_id == cursor or (accept is not None and not accept(customer_id)):
+        if accept is not None and not accept(customer_id):
+            continue
+        if skip:
+            skip -= 1  # the cursor row if it matched, else the next matching row
             continue
         page.append(customer_id)
         if len(page) == size:

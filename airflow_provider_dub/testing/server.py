@@ -168,7 +168,9 @@ class DubEmulator:
         """Change fields (API names: ``sales=3, saleAmount=1999, name=...``); returns the customer.
 
         Times accept ISO strings, datetimes or None. Giving a customer its first sales
-        also stamps ``firstSaleAt`` (now) unless given. Raises KeyError for an unknown id.
+        also stamps ``firstSaleAt`` (now) unless given. ``linkId`` (None: no link) and
+        ``partnerId`` move the customer to an existing link or partner (ValueError for
+        unknown ones). Raises KeyError for an unknown id.
         """
         return self._store.update(customer_id, fields)
 

@@ -43,7 +43,9 @@ DETAIL_FIELDS = {
     "stripeCustomerId": "stripe_customer_id",
 }
 TIME_FIELDS = ("createdAt", "firstSaleAt", "subscriptionCanceledAt")
-UPDATABLE_FIELDS = frozenset([*DETAIL_FIELDS, *TIME_FIELDS, "country", "sales", "saleAmount"])
+UPDATABLE_FIELDS = frozenset(
+    [*DETAIL_FIELDS, *TIME_FIELDS, "country", "sales", "saleAmount", "linkId", "partnerId"]
+)
 
 
 class CustomerStore:
@@ -237,13 +239,26 @@ class CustomerStore:
         accept: Callable[[int], bool] | None,
     ) -> list[int]:
         slot_by_id = self.columns.slot_by_id
+        check = accept
         if candidates is None:
             id_list = self.sorted_ids
+        elif len(candidates) ** 2 > (query.page_size + 1) * len(self.sorted_ids):
+            # Many candidates: walking the id order past the others beats sorting them.
+            id_list = self.sorted_ids
+            check = _all_of(candidates.__contains__, accept)
         else:
             id_list = sorted(self.columns.ids[slot] or "" for slot in candidates)
-        accept_id = None if accept is None else (lambda cid: accept(slot_by_id[cid]))
+
+        def accept_id(customer_id: str) -> bool:
+            return check is None or check(slot_by_id[customer_id])
+
         page = cursor_page(
-            id_list, cursor, query.starting_after is not None, query.descending, query.page_size, accept_id
+            id_list,
+            cursor,
+            query.starting_after is not None,
+            query.descending,
+            query.page_size,
+            None if check is None else accept_id,
         )
         return [slot_by_id[customer_id] for customer_id in page]
 
@@ -334,6 +349,7 @@ class CustomerStore:
             times = {name: _to_ms(fields[name]) for name in TIME_FIELDS if name in fields}
             sales = int(fields["sales"]) if "sales" in fields else None
             sale_amount = int(fields["saleAmount"]) if "saleAmount" in fields else None
+            link = self._link_of(fields) if {"linkId", "partnerId"} & set(fields) else None
             first_sales = bool(sales) and columns.sales[slot] == 0
             if first_sales and "firstSaleAt" not in times and columns.first_sale[slot] == NO_VALUE:
                 times["firstSaleAt"] = ids.now_ms()  # Dub stamps the first sale
@@ -343,6 +359,8 @@ class CustomerStore:
                 self._overrides.setdefault(slot, {}).update(changes)
             if "country" in fields:
                 columns.country[slot] = columns.country_index(fields["country"])
+            if link is not None:
+                columns.link[slot] = link
             if sales is not None:
                 columns.sales[slot] = sales
             if sale_amount is not None:
@@ -356,6 +374,35 @@ class CustomerStore:
                     column[slot] = times[name]
             self._index_slots([slot])
             return self.to_api(slot, expanded=True)
+
+    def _link_of(self, fields: dict[str, Any]) -> int:
+        """The link column value for an update's ``linkId`` and/or ``partnerId``."""
+        pools = self.pools
+        link = NO_VALUE
+        if "linkId" in fields:
+            link_id = fields["linkId"]
+            if link_id is not None:
+                if link_id not in pools.link_index_by_id:
+                    raise ValueError(f"unknown linkId {link_id!r}: use the id of a link a customer has")
+                link = pools.link_index_by_id[link_id]
+        if "partnerId" in fields:
+            partner_links = pools.link_indexes_by_partner_id.get(fields["partnerId"])
+            if not partner_links:
+                raise ValueError(
+                    f"unknown partnerId {fields['partnerId']!r}: use the id of a partner a customer has"
+                )
+            if "linkId" not in fields:
+                link = min(partner_links)
+            elif link not in partner_links:
+                raise ValueError("linkId is not the link of partnerId")
+        return link
+
+
+def _all_of(first: Callable[[int], bool], second: Callable[[int], bool] | None) -> Callable[[int], bool]:
+    """A predicate on slots accepting what both accept (``second`` None: accept all)."""
+    if second is None:
+        return first
+    return lambda slot: first(slot) and second(slot)
 
 
 def _to_ms(value: str | datetime | int | None) -> int:

@@ -78,18 +78,22 @@ def all_pages(dub: DubEmulator, **params: Any) -> list[dict[str, Any]]:
     """Every matching row, in ascending id order, by cursor pages only.
 
     A first page without a cursor would be in createdAt order (Dub's trap), so the
-    walk starts after the smallest id; that id itself is the only one below the
-    second smallest, which a descending page fetches.
+    walk starts at the smallest id. A filtered walk loses the first matching row
+    when that id does not match (the silent skip), so the rows below the first
+    one read come from a descending page started at it, which matches.
     """
-    smallest, second = sorted(dub.customer_ids())[:2]
-    rows = call(dub, **{**params, "sortOrder": "desc", "startingAfter": second}).json()
-    cursor = smallest
+    rows: list[dict[str, Any]] = []
+    cursor = min(dub.customer_ids())
     while True:
         page = call(dub, **{"pageSize": 100, **params, "sortOrder": "asc", "startingAfter": cursor}).json()
         rows += page
         if len(page) < 100:
-            return rows
+            break
         cursor = page[-1]["id"]
+    if not rows:  # at most one matching row, lost or absent: offset mode finds it
+        return call(dub, **params).json()
+    below = call(dub, **{**params, "sortOrder": "desc", "startingAfter": rows[0]["id"]}).json()
+    return below[::-1] + rows
 
 
 # ----- authentication, plans, rate limits ----------------------------------------------------
@@ -376,12 +380,12 @@ def test_country_link_partner_program_filters(dub: DubEmulator) -> None:
     assert {c["id"] for c in all_pages(dub, programId="ignored")} == in_program
 
 
-def test_cursor_row_itself_need_not_match_filters(dub: DubEmulator) -> None:
+def test_cursor_row_not_matching_the_filters_costs_the_next_row(dub: DubEmulator) -> None:
     truth = sorted(dub.customers(), key=lambda c: c["id"])
     cursor = next(c for c in truth if c["country"] != "US")["id"]
     page = call(dub, country="US", sortOrder="asc", startingAfter=cursor, pageSize=5).json()
-    expected = [c["id"] for c in truth if c["id"] > cursor and c["country"] == "US"][:5]
-    assert [c["id"] for c in page] == expected
+    expected = [c["id"] for c in truth if c["id"] > cursor and c["country"] == "US"][1:6]
+    assert [c["id"] for c in page] == expected  # more in test_cursor_skip.py
 
 
 # ----- response shape -------------------------------------------------------------------------------
