@@ -13,6 +13,7 @@ import sys
 import threading
 from types import FrameType
 
+from airflow_provider_dub.testing.query import MAX_OFFSET_PAGE
 from airflow_provider_dub.testing.server import DubEmulator
 
 
@@ -29,9 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--page-cap",
         type=int,
-        default=100,
-        choices=(100, 1000),
-        help="highest allowed `page` (Dub's server versions differ)",
+        default=MAX_OFFSET_PAGE,
+        help=f"highest allowed `page` (Dub's: {MAX_OFFSET_PAGE}; lower it to test reads past the cap)",
     )
     parser.add_argument(
         "--rate-limit",

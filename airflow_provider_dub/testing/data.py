@@ -110,7 +110,6 @@ def make_pools(seed: int, default_program: bool) -> Pools:
             "couponId": "XZuejd0Q",
             "couponTestId": None,
             "description": "20% off your first 3 months",
-            "partnersCount": 0,
         },
         {
             "id": "disc_" + ids.make_ulid(base_ms, rng),
@@ -119,6 +118,7 @@ def make_pools(seed: int, default_program: bool) -> Pools:
             "maxDuration": None,
             "couponId": None,
             "couponTestId": "TEST10OFF",
+            "description": "$10 off your first purchase",
         },
         {
             "id": "disc_" + ids.make_ulid(base_ms, rng),
@@ -127,6 +127,7 @@ def make_pools(seed: int, default_program: bool) -> Pools:
             "maxDuration": None,
             "couponId": "K2pq0ZbE",
             "couponTestId": None,
+            "description": "10% off, for the lifetime of your subscription",
         },
     ]
     links: list[dict[str, Any]] = []
@@ -177,9 +178,6 @@ def make_pools(seed: int, default_program: bool) -> Pools:
             link_discounts.append(None)
         # A few partners (and links) bring most customers: Zipf-like weights.
         weights.append(max(1, 1000 // (index % 97 + 1)))
-    for discount in discounts:
-        if "partnersCount" in discount:
-            discount["partnersCount"] = sum(1 for d in link_discounts if d is discount)
     by_partner: dict[str, set[int]] = {}
     for index, partner in enumerate(partners):
         if partner is not None:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from airflow_provider_dub.testing.errors import INTERNAL_ERROR_MESSAGE, ApiError
 from airflow_provider_dub.testing.faults import Fault, FaultKind, RequestRecord
-from airflow_provider_dub.testing.query import parse_filters, parse_list_query
+from airflow_provider_dub.testing.query import parse_filters, parse_group_by, parse_list_query
 from airflow_provider_dub.testing.ratelimit import PLANS_WITH_CUSTOMERS, ApiKey, RateLimitState
 
 if TYPE_CHECKING:
@@ -193,12 +193,13 @@ class DubRequestHandler(BaseHTTPRequestHandler):
         if self.command != "GET":
             raise ApiError(405, "bad_request", f"Method {self.command} is not allowed.")
         if record.path == COUNT_PATH:
-            count = emulator._store.count(parse_filters(record.query))
-            return json.dumps(count).encode()
+            group_by = parse_group_by(record.query)
+            count = emulator._store.count(parse_filters(record.query), group_by, random.Random())
+            return json.dumps(count, separators=(",", ":")).encode()
         if plan not in PLANS_WITH_CUSTOMERS:
             raise ApiError(403, "forbidden", "Unauthorized: Need higher plan.")
-        query = parse_list_query(record.query, emulator.page_cap)
-        customers = emulator._store.list_page(query, random.Random())
+        query = parse_list_query(record.query)
+        customers = emulator._store.list_page(query, random.Random(), emulator.page_cap)
         return json.dumps(customers, separators=(",", ":")).encode()
 
     # ----- responses --------------------------------------------------------------------

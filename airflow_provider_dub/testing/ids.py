@@ -5,8 +5,10 @@ Customer ids come in three historical formats (see ``dub-api.md``):
 * before 2024-10-01: a cuid with no prefix, ``c`` + 24 lowercase alphanumerics
   (8 of them a base-36 millisecond timestamp, like cuid v1);
 * 2024-10-01 .. 2025-03-31: ``cus_`` + 24 random alphanumerics;
-* later: ``cus_`` + a ULID. The reference says 25 characters, a real ULID has 26,
-  which is what this module produces.
+* later: ``cus_`` + a ULID as Dub writes it (base-x over the 16 bytes): the usual
+  26-character Crockford base-32 ULID without its leading ``0``, so 25 characters
+  (a 26-character form never appears). Every other Dub id (``link_``, ``pn_``,
+  ``prog_``, ``disc_``) has the same form.
 """
 
 from __future__ import annotations
@@ -69,8 +71,13 @@ def encode_base(number: int, alphabet: str, length: int) -> str:
 
 
 def make_ulid(timestamp_ms: int, rng: random.Random) -> str:
-    """Return a 26-character Crockford base-32 ULID for ``timestamp_ms``."""
-    return encode_base(timestamp_ms, CROCKFORD32, 10) + "".join(rng.choices(CROCKFORD32, k=16))
+    """Return a ULID for ``timestamp_ms`` as Dub writes it: Crockford base 32, no leading zeros.
+
+    For any time from 2004 to 3084 that is 25 characters: the 26-character ULID
+    (whose first character is then always ``0``) without that ``0``.
+    """
+    ulid = encode_base(timestamp_ms, CROCKFORD32, 10) + "".join(rng.choices(CROCKFORD32, k=16))
+    return ulid.lstrip("0")
 
 
 def make_cuid(timestamp_ms: int, rng: random.Random) -> str:

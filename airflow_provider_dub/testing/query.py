@@ -2,8 +2,9 @@
 
 Validation reproduces Dub's zod schema: ``pageSize`` and ``page`` are coerced
 like JavaScript's ``Number()``, and only the first problem is reported, as
-``"<code>: <param>: <text>"``, checking pageSize, page, sortBy, sortOrder and
-includeExpandedFields in that order. The pagination rules follow.
+``"<code>: <param>: <text>"``, checking the schema's keys in its order:
+includeExpandedFields, sortBy, sortOrder, page, pageSize. The pagination rules
+follow (:func:`check_pagination`). A repeated parameter is read by its last value (the handler's job).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ SORT_FIELDS = ("createdAt", "saleAmount", "firstSaleAt", "subscriptionCanceledAt
 SORT_ORDERS = ("asc", "desc")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 100
+MAX_OFFSET_PAGE = 1000  # Dub's cap on ``page`` (a cap of 100 lived for one day)
+GROUP_BY_FIELDS = ("country", "linkId", "partnerId")
 
 _JS_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?Infinity")
 _JS_PREFIXED = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
@@ -34,6 +37,7 @@ class Filters:
     link_id: str | None = None
     partner_id: str | None = None
     program: bool = False  # programId or partnerId was sent: restrict to the default program
+    customer_ids: frozenset[str] | None = None  # ``customerIds``, on /customers only
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class ListQuery:
     filters: Filters
     page_size: int = DEFAULT_PAGE_SIZE
     page: int = 1
+    page_given: bool = False  # whether ``page`` was sent at all
     sort_by: str = "createdAt"
     descending: bool = True
     expanded: bool = False
@@ -72,8 +77,14 @@ def _non_empty(params: dict[str, str], name: str) -> str | None:
     return value if value else None
 
 
-def parse_filters(params: dict[str, str]) -> Filters:
-    """Read the filter parameters; empty values count as absent."""
+def parse_filters(params: dict[str, str], *, customer_ids: bool = False) -> Filters:
+    """Read the filter parameters; empty values count as absent.
+
+    ``customerIds`` (comma-separated) is read only when ``customer_ids`` is set: Dub's
+    ``/customers/count`` schema does not have it, so there it is ignored. An empty
+    ``customerIds`` is not absent: it asks for the id ``""`` and matches nothing.
+    """
+    raw_ids = params.get("customerIds") if customer_ids else None
     return Filters(
         email=_non_empty(params, "email"),
         external_id=_non_empty(params, "externalId"),
@@ -82,7 +93,15 @@ def parse_filters(params: dict[str, str]) -> Filters:
         link_id=_non_empty(params, "linkId"),
         partner_id=_non_empty(params, "partnerId"),
         program=bool(_non_empty(params, "programId") or _non_empty(params, "partnerId")),
+        customer_ids=None if raw_ids is None else frozenset(raw_ids.split(",")),
     )
+
+
+def parse_group_by(params: dict[str, str]) -> str | None:
+    """Validate ``/customers/count``'s ``groupBy`` (absent: a plain count)."""
+    # The 422 text is our assumption: zod's enum message in Dub's "<code>: <param>: <text>"
+    # form, like sortBy's; the real text for groupBy has not been observed.
+    return _parse_choice(params.get("groupBy"), "groupBy", GROUP_BY_FIELDS, "") or None
 
 
 def _parse_page_size(raw: str | None) -> int:
@@ -104,7 +123,9 @@ def _parse_page(raw: str | None) -> int:
     if raw is None:
         return 1
     number = js_number(raw)
-    if math.isnan(number) or math.isinf(number) or not number.is_integer():
+    if math.isnan(number) or math.isinf(number):
+        raise unprocessable("invalid_type: page: Page must be a number.")
+    if not number.is_integer():
         raise unprocessable("invalid_type: page: Page must be an integer.")
     if number < 1:
         raise unprocessable("too_small: page: Page must be greater than 0.")
@@ -120,44 +141,51 @@ def _parse_choice(raw: str | None, param: str, choices: tuple[str, ...], default
     return raw
 
 
-def parse_list_query(params: dict[str, str], page_cap: int) -> ListQuery:
-    """Validate ``GET /customers`` parameters, raising the first 422 Dub would give."""
-    page_size = _parse_page_size(params.get("pageSize"))
-    page = _parse_page(params.get("page"))
-    sort_by = _parse_choice(params.get("sortBy"), "sortBy", SORT_FIELDS, "createdAt")
-    sort_order = _parse_choice(params.get("sortOrder"), "sortOrder", SORT_ORDERS, "desc")
+def parse_list_query(params: dict[str, str]) -> ListQuery:
+    """Validate ``GET /customers`` parameters (the schema), raising the first 422 Dub would give.
+
+    The pagination rules are checked later, by :func:`check_pagination`: on Dub they
+    come after the program lookup (its 404).
+    """
     expanded_raw = params.get("includeExpandedFields")
     expanded = False
-    if expanded_raw is not None:
+    if expanded_raw is not None:  # case-insensitive, unlike sortBy and sortOrder
         lowered = _parse_choice(expanded_raw.lower(), "includeExpandedFields", ("true", "false"), "false")
         expanded = lowered == "true"
-    starting_after = _non_empty(params, "startingAfter")
-    ending_before = _non_empty(params, "endingBefore")
-    has_cursor = starting_after is not None or ending_before is not None
-    if starting_after is not None and ending_before is not None:
+    sort_by = _parse_choice(params.get("sortBy"), "sortBy", SORT_FIELDS, "createdAt")
+    sort_order = _parse_choice(params.get("sortOrder"), "sortOrder", SORT_ORDERS, "desc")
+    page = _parse_page(params.get("page"))
+    page_size = _parse_page_size(params.get("pageSize"))
+    return ListQuery(
+        filters=parse_filters(params, customer_ids=True),
+        page_size=page_size,
+        page=page,
+        page_given="page" in params,
+        sort_by=sort_by,
+        descending=sort_order == "desc",
+        expanded=expanded,
+        starting_after=_non_empty(params, "startingAfter"),
+        ending_before=_non_empty(params, "endingBefore"),
+    )
+
+
+def check_pagination(query: ListQuery, page_cap: int) -> None:
+    """Raise the 422 of Dub's pagination rules, in Dub's order, if one applies."""
+    has_cursor = query.cursor is not None
+    if query.starting_after is not None and query.ending_before is not None:
         raise unprocessable("You cannot use both startingAfter and endingBefore at the same time.")
-    if has_cursor and sort_by != "createdAt":
+    if has_cursor and query.sort_by != "createdAt":
         raise unprocessable(
             "Cursor-based pagination only supports sorting by `createdAt`. "
             "Use offset-based pagination (page/pageSize) for other sort fields."
         )
-    if has_cursor and page > 1:
+    if has_cursor and query.page_given:  # any page, page=1 included
         raise unprocessable(
             "You cannot use both page and startingAfter/endingBefore at the same time. "
             "Please use one pagination method."
         )
-    if page > page_cap:
+    if query.page > page_cap:
         raise unprocessable(
             f"Page is too big (cannot be more than {page_cap}), "
             "recommend using cursor-based pagination instead."
         )
-    return ListQuery(
-        filters=parse_filters(params),
-        page_size=page_size,
-        page=page,
-        sort_by=sort_by,
-        descending=sort_order == "desc",
-        expanded=expanded,
-        starting_after=starting_after,
-        ending_before=ending_before,
-    )

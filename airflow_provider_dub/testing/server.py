@@ -23,6 +23,7 @@ from airflow_provider_dub.testing import ids
 from airflow_provider_dub.testing.errors import MISCONFIGURED_AUTH_MESSAGE, ApiError
 from airflow_provider_dub.testing.faults import Fault, FaultKind, FaultPlan, RequestRecord
 from airflow_provider_dub.testing.handler import EmulatorHTTPServer
+from airflow_provider_dub.testing.query import MAX_OFFSET_PAGE
 from airflow_provider_dub.testing.ratelimit import PLAN_RATE_LIMITS, ApiKey, SlidingWindowLimiter
 from airflow_provider_dub.testing.store import CustomerStore
 
@@ -37,7 +38,7 @@ class DubEmulator:
         customers: int = 1000,
         seed: int = 0,
         *,
-        page_cap: int = 100,
+        page_cap: int = MAX_OFFSET_PAGE,
         latency: float = 0.0,
         rate_limit: int | None = None,
         rate_limit_window: float = 60.0,
@@ -49,7 +50,7 @@ class DubEmulator:
         port: int = 0,
     ) -> None:
         if page_cap < 1:
-            raise ValueError("page_cap must be positive (Dub uses 100 or 1000)")
+            raise ValueError(f"page_cap must be positive (Dub's is {MAX_OFFSET_PAGE})")
         if imported_share + legacy_share > 1:
             raise ValueError("imported_share + legacy_share must be at most 1")
         self.page_cap = page_cap

@@ -6,9 +6,11 @@ a test mutating the data "during" a read see consistent states.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +34,7 @@ from airflow_provider_dub.testing.ordering import (
     offset_page,
     remove_sorted,
 )
-from airflow_provider_dub.testing.query import Filters, ListQuery
+from airflow_provider_dub.testing.query import Filters, ListQuery, check_pagination
 from airflow_provider_dub.testing.shape import customer_json
 
 DETAIL_FIELDS = {
@@ -43,6 +45,7 @@ DETAIL_FIELDS = {
     "stripeCustomerId": "stripe_customer_id",
 }
 TIME_FIELDS = ("createdAt", "firstSaleAt", "subscriptionCanceledAt")
+MAX_LINK_GROUPS = 10_000  # Dub's ``take`` on the linkId groups
 UPDATABLE_FIELDS = frozenset(
     [*DETAIL_FIELDS, *TIME_FIELDS, "country", "sales", "saleAmount", "linkId", "partnerId"]
 )
@@ -179,12 +182,18 @@ class CustomerStore:
     def _select(self, filters: Filters) -> tuple[set[int] | None, Callable[[int], bool] | None]:
         """Candidate slots (None: all) and a predicate on slots (None: accept all)."""
         candidates: set[int] | None = None
+        if filters.customer_ids is not None:
+            slot_by_id = self.columns.slot_by_id
+            candidates = {slot_by_id[i] for i in filters.customer_ids if i in slot_by_id}
+        text_matches: set[int] | None = None
         if filters.email is not None:
-            candidates = self._texts().email(filters.email)
+            text_matches = self._texts().email(filters.email)
         elif filters.external_id is not None:
-            candidates = self._texts().external_id(filters.external_id)
+            text_matches = self._texts().external_id(filters.external_id)
         elif filters.search is not None:
-            candidates = self._texts().search(filters.search)
+            text_matches = self._texts().search(filters.search)
+        if text_matches is not None:
+            candidates = text_matches if candidates is None else candidates & text_matches
         pools = self.pools
         link_indexes: set[int] | None = None
         if filters.link_id is not None:
@@ -217,10 +226,14 @@ class CustomerStore:
         if filters.program and self.pools.program_id is None:
             raise ApiError(404, "not_found", "Program not found")
 
-    def list_page(self, query: ListQuery, rng: random.Random) -> list[dict[str, Any]]:
-        """Serve one ``GET /customers`` page (the query is already validated)."""
+    def list_page(self, query: ListQuery, rng: random.Random, page_cap: int) -> list[dict[str, Any]]:
+        """Serve one ``GET /customers`` page (the query's schema is already validated).
+
+        Dub's order of errors: the program (404), the pagination rules, the cursor (422).
+        """
         with self.lock:
             self._check_program(query.filters)
+            check_pagination(query, page_cap)
             cursor = query.cursor
             if cursor is not None and cursor not in self.columns.slot_by_id:
                 raise unprocessable("Invalid cursor: the provided ID does not exist.")
@@ -278,15 +291,58 @@ class CustomerStore:
         skip = (query.page - 1) * query.page_size
         return offset_page(order, query.descending, skip, query.page_size, salt, accept)
 
-    def count(self, filters: Filters) -> int:
-        """Serve ``GET /customers/count``."""
+    def count(
+        self, filters: Filters, group_by: str | None = None, rng: random.Random | None = None
+    ) -> int | list[dict[str, Any]]:
+        """Serve ``GET /customers/count``: a bare integer, or groups (see :meth:`_groups`).
+
+        Grouping by country or linkId drops the filter on that field; ``partnerId``
+        is accepted but, as on Dub, gives the plain count (its filter kept).
+        """
+        if group_by == "country":
+            filters = dataclasses.replace(filters, country=None)
+        elif group_by == "linkId":
+            filters = dataclasses.replace(filters, link_id=None)
         with self.lock:
             self._check_program(filters)
             candidates, accept = self._select(filters)
-            slots: Iterable[int] = self.columns.slot_by_id.values() if candidates is None else candidates
+            if group_by in ("country", "linkId"):
+                return self._groups(group_by, self._matching(candidates, accept), rng or random.Random())
             if accept is None:
                 return len(self.columns.slot_by_id) if candidates is None else len(candidates)
-            return sum(1 for slot in slots if accept(slot))
+            return sum(1 for _ in self._matching(candidates, accept))
+
+    def _matching(self, candidates: set[int] | None, accept: Callable[[int], bool] | None) -> Iterator[int]:
+        slots: Iterable[int] = self.columns.slot_by_id.values() if candidates is None else candidates
+        return iter(slots) if accept is None else (slot for slot in slots if accept(slot))
+
+    def _groups(self, group_by: str, slots: Iterable[int], rng: random.Random) -> list[dict[str, Any]]:
+        """Dub's ``groupBy`` answer: ``_count`` per country or per link, most first.
+
+        Dub orders by the count of non-null values of the field (so the null-country
+        group, which counts 0 there, comes last; customers without a link are left
+        out) with no tie-breaker: ties come in a new order on every request. Links:
+        at most ``MAX_LINK_GROUPS``, with each link's shortLink and url.
+        """
+        columns = self.columns
+        if group_by == "country":
+            counts = Counter(columns.country[slot] for slot in slots)
+            codes = columns.country_codes
+            order = sorted(counts, key=lambda i: (-counts[i] if codes[i] is not None else 0, rng.random()))
+            return [{"_count": counts[i], "country": codes[i]} for i in order]
+        link_counts = Counter(columns.link[slot] for slot in slots)
+        link_counts.pop(NO_VALUE, None)
+        ordered = sorted(link_counts, key=lambda i: (-link_counts[i], rng.random()))[:MAX_LINK_GROUPS]
+        links = self.pools.links
+        return [
+            {
+                "_count": link_counts[i],
+                "linkId": links[i]["id"],
+                "shortLink": links[i]["shortLink"],
+                "url": links[i]["url"],
+            }
+            for i in ordered
+        ]
 
     # ----- mutations --------------------------------------------------------------------
 

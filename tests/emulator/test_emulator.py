@@ -21,7 +21,7 @@ from airflow_provider_dub.testing import DubEmulator, FaultKind
 from airflow_provider_dub.testing.faults import RequestRecord
 
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After")
-ULID = re.compile(r"cus_[0-9A-HJKMNP-TV-Z]{26}")
+ULID = re.compile(r"cus_[0-9A-HJKMNP-TV-Z]{25}")  # Dub's ULID: 26 characters minus the leading 0
 RANDOM_ID = re.compile(r"cus_[0-9A-Za-z]{24}")
 CUID = re.compile(r"c[0-9a-z]{24}")
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -187,7 +187,8 @@ def test_rate_limit_window_in_milliseconds() -> None:
         ({"pageSize": "1.5"}, "invalid_type: pageSize: Page size must be an integer."),
         ({"pageSize": "0"}, "too_small: pageSize: Page size must be greater than 0."),
         ({"pageSize": "101"}, "too_big: pageSize: Max page size is 100."),
-        ({"page": "x"}, "invalid_type: page: Page must be an integer."),
+        ({"page": "x"}, "invalid_type: page: Page must be a number."),
+        ({"page": "abc"}, "invalid_type: page: Page must be a number."),
         ({"page": "2.5"}, "invalid_type: page: Page must be an integer."),
         ({"page": "0"}, "too_small: page: Page must be greater than 0."),
         (
@@ -204,9 +205,29 @@ def test_rate_limit_window_in_milliseconds() -> None:
             {"includeExpandedFields": ""},
             'invalid_value: includeExpandedFields: Invalid option: expected one of "true"|"false"',
         ),
-        # only the first problem is reported, in the order pageSize, page, sortBy, sortOrder
-        ({"sortOrder": "x", "page": "0", "pageSize": "500"}, "too_big: pageSize: Max page size is 100."),
-        ({"sortOrder": "x", "sortBy": "x", "page": "0"}, "too_small: page: Page must be greater than 0."),
+        # only the first problem is reported, in the schema's order:
+        # includeExpandedFields, sortBy, sortOrder, page, pageSize
+        (
+            {"pageSize": "500", "page": "0", "sortOrder": "x", "sortBy": "x", "includeExpandedFields": "1"},
+            'invalid_value: includeExpandedFields: Invalid option: expected one of "true"|"false"',
+        ),
+        (
+            {"pageSize": "500", "page": "0", "sortOrder": "x", "sortBy": "x"},
+            'invalid_value: sortBy: Invalid option: expected one of "createdAt"|"saleAmount"|'
+            '"firstSaleAt"|"subscriptionCanceledAt"',
+        ),
+        (
+            {"pageSize": "500", "page": "0", "sortOrder": "x"},
+            'invalid_value: sortOrder: Invalid option: expected one of "asc"|"desc"',
+        ),
+        ({"pageSize": "500", "page": "abc"}, "invalid_type: page: Page must be a number."),
+        ({"pageSize": "x", "page": "1.5"}, "invalid_type: page: Page must be an integer."),
+        ({"pageSize": "500", "page": "1"}, "too_big: pageSize: Max page size is 100."),
+        # validation comes before the pagination rules
+        (
+            {"startingAfter": "a", "endingBefore": "b", "page": "0"},
+            "too_small: page: Page must be greater than 0.",
+        ),
         (
             {"startingAfter": "a", "endingBefore": "b"},
             "You cannot use both startingAfter and endingBefore at the same time.",
@@ -222,8 +243,13 @@ def test_rate_limit_window_in_milliseconds() -> None:
             "Please use one pagination method.",
         ),
         (
-            {"page": "101"},
-            "Page is too big (cannot be more than 100), recommend using cursor-based pagination instead.",
+            {"startingAfter": "a", "page": "1"},  # page=1 too
+            "You cannot use both page and startingAfter/endingBefore at the same time. "
+            "Please use one pagination method.",
+        ),
+        (
+            {"page": "1001"},
+            "Page is too big (cannot be more than 1000), recommend using cursor-based pagination instead.",
         ),
         ({"startingAfter": "cus_gone"}, "Invalid cursor: the provided ID does not exist."),
     ],
@@ -240,20 +266,38 @@ def test_unprocessable_messages(dub: DubEmulator, params: dict[str, Any], messag
 
 
 def test_valid_edge_values(dub: DubEmulator) -> None:
-    assert len(call(dub, pageSize="100", page="100").json()) == 0  # 2000 rows: page 100 is empty
+    assert len(call(dub, pageSize="100", page="1000").json()) == 0  # the cap itself is allowed
     assert len(call(dub, pageSize="1e1", includeExpandedFields="TRUE").json()) == 10
-    assert call(dub, startingAfter=dub.customers()[0]["id"], page="1").status_code == 200
+    assert len(call(dub, pageSize="3", includeExpandedFields="False").json()[0]) == 12
 
 
-def test_page_cap_1000() -> None:
-    with DubEmulator(customers=10, page_cap=1000) as dub:
-        assert call(dub, page="1000").json() == []
-        assert "cannot be more than 1000" in error_of(call(dub, page="1001"))["message"]
+def test_page_cap_is_1000_by_default_and_configurable() -> None:
+    with DubEmulator(customers=10) as dub:
+        assert dub.page_cap == 1000
+    with DubEmulator(customers=10, page_cap=5) as dub:
+        assert call(dub, page="5").json() == []
+        assert error_of(call(dub, page="6"))["message"] == (
+            "Page is too big (cannot be more than 5), recommend using cursor-based pagination instead."
+        )
 
 
-def test_program_not_found_comes_before_cursor_check() -> None:
+def test_repeated_key_last_value_wins_and_unknown_keys_are_ignored(dub: DubEmulator) -> None:
+    url = dub.url + "/customers?pageSize=500&pageSize=3&sortOrder=DESC&sortOrder=asc&colour=blue"
+    response = requests.get(url, headers={"Authorization": f"Bearer {dub.api_key}"}, timeout=10)
+    assert response.status_code == 200
+    rows = response.json()
+    assert len(rows) == 3
+    assert rows[0]["createdAt"] == min(c["createdAt"] for c in dub.customers())
+
+
+def test_program_not_found_comes_before_pagination_and_cursor_checks() -> None:
     with DubEmulator(customers=10, default_program=False) as dub:
-        cases: list[dict[str, Any]] = [{"programId": "prog_x"}, {"partnerId": "pn_x", "startingAfter": "x"}]
+        cases: list[dict[str, Any]] = [
+            {"programId": "prog_x"},
+            {"partnerId": "pn_x", "startingAfter": "x"},
+            {"programId": "x", "startingAfter": "x", "endingBefore": "y"},
+            {"programId": "x", "page": "1001"},
+        ]
         for params in cases:
             response = call(dub, **params)
             assert response.status_code == 404
@@ -324,6 +368,10 @@ def test_data_has_three_id_formats_and_backdated_imports(dub: DubEmulator) -> No
         ULID.fullmatch(c["id"]) or RANDOM_ID.fullmatch(c["id"]) or CUID.fullmatch(c["id"]) for c in truth
     )
     assert all(any(p.fullmatch(c["id"]) for c in truth) for p in (ULID, RANDOM_ID, CUID))
+    # the ULID is written without its leading 0: 25 characters, never 26, for ids and links alike
+    assert not any(re.fullmatch(r"cus_[0-9A-HJKMNP-TV-Z]{26}", c["id"]) for c in truth)
+    assert all(len(c["link"]["id"]) == len("link_") + 25 for c in truth if "link" in c)
+    assert all(len(c["partner"]["id"]) == len("pn_") + 25 for c in truth if "partner" in c)
     assert all(TIME.fullmatch(c["createdAt"]) for c in truth)
     created = [c["createdAt"] for c in truth]
     assert len(set(created)) < len(created)  # batch imports share a createdAt to the ms
@@ -402,6 +450,12 @@ def test_keys_in_order_and_expanded_keys_absent_not_null(dub: DubEmulator) -> No
     assert list(with_all)[12:] == ["link", "programId", "partner", "discount"]
     assert set(with_all["link"]) == {"id", "domain", "key", "shortLink", "url", "programId"}
     assert {"id", "name", "email", "image"} == set(with_all["partner"])
+    discounts = [c["discount"] for c in expanded if "discount" in c]
+    assert all(
+        list(d) == ["id", "amount", "type", "maxDuration", "couponId", "couponTestId", "description"]
+        for d in discounts
+    )  # never partnersCount; description always there
+    assert all(isinstance(d["description"], str) and d["type"] in ("percentage", "flat") for d in discounts)
     assert any("link" in c and "partner" not in c for c in expanded)  # links outside the program
     by_id = {c["id"]: c for c in dub.customers()}
     assert all(c == by_id[c["id"]] for c in expanded if c["name"] == by_id[c["id"]]["name"])
@@ -514,10 +568,10 @@ def test_add_delete_update_are_visible(small: DubEmulator) -> None:
     added = small.add_customers(2)
     newest = call(small, pageSize=2).json()
     assert {c["id"] for c in newest} == {c["id"] for c in added}
-    assert all(ULID.fullmatch(c["id"]) for c in added)
+    assert all(ULID.fullmatch(c["id"]) for c in added)  # 25 characters
     imported = small.add_customers(3, imported=True, created_at="2024-01-02T03:04:05.678Z")
     assert {c["createdAt"] for c in imported} == {"2024-01-02T03:04:05.678Z"}
-    assert max(c["id"] for c in imported) > "cus_01M"  # a fresh ULID despite the old createdAt
+    assert min(c["id"] for c in imported) > "cus_1M"  # a fresh ULID (2026) despite the old createdAt
     assert call(small, "/customers/count").json() == 305
     gone = small.delete_random(4, rng_seed=1)
     small.delete_customers([added[0]["id"], "cus_unknown"])
