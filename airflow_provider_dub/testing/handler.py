@@ -88,6 +88,10 @@ class DubRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """No per-request logging."""
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header (sent on every response, as Dub does), from the emulator's clock."""
+        return super().date_time_string(self.server.emulator.clock() if timestamp is None else timestamp)
+
     def do_GET(self) -> None:
         self._serve()
 

@@ -1,10 +1,11 @@
-"""API keys, plans and Dub's per-key sliding-window rate limiter."""
+"""API keys, plans and Dub's per-key rate limiter: Upstash's ``slidingWindow``, as Dub runs it."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 PLAN_RATE_LIMITS = {"free": 60, "pro": 600, "business": 1200, "advanced": 3000, "enterprise": 3000}
@@ -33,7 +34,7 @@ class RateLimitState:
     allowed: bool
     limit: int
     remaining: int
-    reset_ms: int  # end of the window, Unix milliseconds
+    reset_ms: int  # start of the next window, Unix milliseconds
 
     def headers(self) -> dict[str, str]:
         """``X-RateLimit-*`` and ``Retry-After``, both times in milliseconds as Dub sends."""
@@ -45,40 +46,65 @@ class RateLimitState:
         }
 
 
-class SlidingWindowLimiter:
-    """A sliding window per key: at most ``limit`` requests in any ``window`` seconds.
+def weighted_previous(previous: int, now_ms: int, window_ms: int) -> int:
+    """The previous window's count as it weighs at ``now_ms``: Upstash's float arithmetic, then floor."""
+    return math.floor((1 - (now_ms % window_ms) / window_ms) * previous)
 
-    Requests the limiter rejects are not counted (as with Upstash's limiter).
+
+class SlidingWindowLimiter:
+    """
+    Upstash's ``slidingWindow`` per key, as Dub's API runs it.
+
+    Windows are fixed and aligned on the epoch (``window`` seconds each, 60 on Dub). A request at
+    ``now`` is admitted when ``floor(previous * (1 - (now mod window) / window)) + current < limit``
+    (``previous`` and ``current``: the admitted requests of the previous and the current window);
+    only admitted requests are counted. So an idle key admits ``limit`` requests at once and a key
+    used steadily sustains ``limit`` a window. The reset is the start of the next window, even when
+    the weighted previous window will still block there.
+
+    :param window: the window in seconds.
+    :param clock: the time in seconds since the epoch (``time.time``; injectable for tests).
     """
 
-    def __init__(self, window: float) -> None:
+    def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         self.window = window
+        self.window_ms = max(1, round(window * 1000))
+        self.clock = clock
         self._lock = threading.Lock()
-        self._hits: dict[str, deque[float]] = {}
+        self._counts: dict[str, dict[int, int]] = {}  # token -> {window number: admitted requests}
 
-    def _prune(self, hits: deque[float], now: float) -> None:
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
+    def _windows(self, key: ApiKey, now_ms: int) -> tuple[dict[int, int], int]:
+        """The key's counts with windows older than the previous one dropped, and the current window."""
+        current = now_ms // self.window_ms
+        counts = self._counts.setdefault(key.token, {})
+        for old in [number for number in counts if number < current - 1]:
+            del counts[old]
+        return counts, current
 
-    def _reset_ms(self, hits: deque[float], now: float) -> int:
-        window_end = (hits[0] if hits else now) + self.window
-        return int(window_end * 1000)
+    def _now_ms(self) -> int:
+        return math.floor(self.clock() * 1000)
 
     def hit(self, key: ApiKey) -> RateLimitState:
-        """Count one request for ``key`` unless its window is full."""
-        now = time.time()
+        """Count one request for ``key`` if the window admits it."""
+        now_ms = self._now_ms()
         with self._lock:
-            hits = self._hits.setdefault(key.token, deque())
-            self._prune(hits, now)
-            if len(hits) >= key.limit:
-                return RateLimitState(False, key.limit, 0, self._reset_ms(hits, now))
-            hits.append(now)
-            return RateLimitState(True, key.limit, key.limit - len(hits), self._reset_ms(hits, now))
+            counts, current = self._windows(key, now_ms)
+            reset_ms = (current + 1) * self.window_ms
+            previous = weighted_previous(counts.get(current - 1, 0), now_ms, self.window_ms)
+            used = counts.get(current, 0)
+            if previous + used >= key.limit:
+                return RateLimitState(False, key.limit, 0, reset_ms)
+            counts[current] = used + 1
+            return RateLimitState(True, key.limit, key.limit - (used + 1 + previous), reset_ms)
 
     def full_window(self, key: ApiKey) -> RateLimitState:
-        """The state of a full window for ``key`` (for an injected 429)."""
-        now = time.time()
+        """The state of a full window for ``key`` now: a 429's headers (for an injected 429)."""
+        current = self._now_ms() // self.window_ms
+        return RateLimitState(False, key.limit, 0, (current + 1) * self.window_ms)
+
+    def counts(self, key: ApiKey) -> tuple[int, int]:
+        """The admitted requests of ``key`` in the previous and the current window, now."""
+        now_ms = self._now_ms()
         with self._lock:
-            hits = self._hits.setdefault(key.token, deque())
-            self._prune(hits, now)
-            return RateLimitState(False, key.limit, 0, self._reset_ms(hits, now))
+            counts, current = self._windows(key, now_ms)
+            return counts.get(current - 1, 0), counts.get(current, 0)

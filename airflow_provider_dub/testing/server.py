@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from types import TracebackType
@@ -42,6 +43,7 @@ class DubEmulator:
         latency: float = 0.0,
         rate_limit: int | None = None,
         rate_limit_window: float = 60.0,
+        clock: Callable[[], float] = time.time,
         imported_share: float = 0.1,
         legacy_share: float = 0.3,
         anonymous_share: float = 0.02,
@@ -68,7 +70,9 @@ class DubEmulator:
         self._key_rng = random.Random(f"keys:{seed}")
         self.api_key = ids.make_api_key(self._key_rng)
         self._keys = {self.api_key: ApiKey(self.api_key, "business", False, rate_limit)}
-        self._limiter = SlidingWindowLimiter(rate_limit_window)
+        #: The rate limiter's and the ``Date`` header's clock (seconds since the epoch).
+        self.clock = clock
+        self._limiter = SlidingWindowLimiter(rate_limit_window, clock)
         self._faults = FaultPlan()
         self._requests: list[RequestRecord] = []
         self._requests_lock = threading.Lock()
