@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
@@ -44,10 +44,14 @@ from airflow_provider_dub.protocol import (
     build_list_query,
     build_read_plan,
     error_from_response,
+    is_top_read,
     parse_count,
+    parse_count_groups,
     parse_customer_page,
+    top_of,
 )
-from airflow_provider_dub.protocol.params import as_integer
+from airflow_provider_dub.protocol.pagination import CustomerReadPlan
+from airflow_provider_dub.protocol.params import as_integer, filter_dropped_by_grouping
 
 if TYPE_CHECKING:
     import requests
@@ -342,8 +346,8 @@ class DubHook(BaseHook):
         One ``GET /customers`` request; the page exactly as Dub returns it.
 
         :param params: ``email``, ``external_id``, ``search``, ``country``, ``link_id``, ``program_id``,
-            ``partner_id``, ``include_expanded_fields``, ``sort_by``, ``sort_order``, ``page``,
-            ``page_size``, ``starting_after``, ``ending_before``.
+            ``partner_id``, ``customer_ids``, ``include_expanded_fields``, ``sort_by``, ``sort_order``,
+            ``page``, ``page_size``, ``starting_after``, ``ending_before``.
         :raises DubValidationError: on a bad parameter, before any request.
         """
         return self._get("/customers", build_list_query(**params), parse_customer_page)
@@ -355,7 +359,10 @@ class DubHook(BaseHook):
         Without ``sort_by``/``sort_order`` the read is complete whatever the number of customers,
         imported customers and legacy ids included, and customers present throughout appear exactly
         once while others are added or deleted (see :mod:`airflow_provider_dub.protocol.pagination`).
-        With them, the order is Dub's, which is exact for one page only: more than that raises
+        With them, the order is Dub's (nulls first in ``asc``, last in ``desc``). With a ``limit``
+        up to 100 that is one request; with a larger one every matching customer is read and the
+        top ``limit`` kept in memory, ties by id (:mod:`airflow_provider_dub.protocol.top`); without
+        a limit, more than one page raises
         :class:`~airflow_provider_dub.exceptions.DubPaginationError` before anything is yielded.
 
         :param params: the filters of :meth:`list_customers`, ``include_expanded_fields``,
@@ -371,11 +378,31 @@ class DubHook(BaseHook):
         """
         plan = build_read_plan(**params)
         workers = self.settings.max_concurrency
-        if plan.ordered or plan.limit is not None or workers < 2:
+        if is_top_read(plan):
+            return self._top_customer_pages(plan, workers)
+        if plan.ordered or plan.limit is not None:
             return self.run_plan(plan)
+        return self._complete_read(plan.filters, plan.page_size, workers)
+
+    def _complete_read(
+        self, filters: dict[str, str], page_size: int, workers: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every customer matching ``filters`` once: in parallel sweeps when ``workers`` > 1."""
+        if workers < 2 or "customerIds" in filters:  # at most 250 customers: one sweep is enough
+            return self.run_plan(CustomerReadPlan(filters, page_size=page_size))
         return self.run_parallel_plan(
-            ParallelReadPlan(plan.filters, page_size=plan.page_size, max_sweeps=2 * workers), workers
+            ParallelReadPlan(filters, page_size=page_size, max_sweeps=2 * workers), workers
         )
+
+    def _top_customer_pages(self, plan: CustomerReadPlan, workers: int) -> Iterator[list[dict[str, Any]]]:
+        """An ordered read above one request: read everything, keep the top in a heap, yield it in pages."""
+        top = top_of(plan)
+        for page in self._complete_read(plan.filters, plan.page_size, workers):
+            top.add(page)
+        customers = top.result()
+        self.log.info("Kept the top %d of %d customers by %s", len(customers), top.seen, top.sort_by)
+        for start in range(0, len(customers), plan.page_size):
+            yield customers[start : start + plan.page_size]
 
     def run_parallel_plan(self, plan: ParallelReadPlan, workers: int) -> Iterator[list[dict[str, Any]]]:
         """Send a parallel plan's requests from ``workers`` threads; yield what it makes of each page."""
@@ -415,14 +442,52 @@ class DubHook(BaseHook):
                 continue
             yield plan.accept_page(page)
 
-    def count_customers(self, **filters: Any) -> int:
+    @overload
+    def count_customers(
+        self, *, group_by: Literal["country", "linkId"], **filters: Any
+    ) -> list[dict[str, Any]]: ...
+
+    @overload
+    def count_customers(self, *, group_by: Literal["partnerId", ""] | None = None, **filters: Any) -> int: ...
+
+    @overload
+    def count_customers(
+        self, *, group_by: str | None = None, **filters: Any
+    ) -> int | list[dict[str, Any]]: ...
+
+    def count_customers(self, *, group_by: str | None = None, **filters: Any) -> int | list[dict[str, Any]]:
         """
         How many customers match the filters (``GET /customers/count``, available on every plan).
 
+        Without ``group_by`` (or with ``partnerId``, for which Dub answers the plain count): an
+        integer. With ``country`` or ``linkId``: Dub's groups as it sends them, largest first, e.g.
+        ``[{"_count": 12, "country": "US"}, ...]`` or ``[{"_count", "linkId", "shortLink", "url"}, ...]``
+        (at most 10,000 links). Dub ignores the filter on the field it groups by (``country``,
+        ``link_id``): every group comes back, and a warning says so in the log.
+
+        Dub's count ignores ``customerIds``, so with ``customer_ids`` the matching customers are
+        counted from a read of ``GET /customers`` (at most 250: three requests; Business plan) and
+        ``group_by`` is refused.
+
+        :param group_by: ``country``, ``linkId`` or ``partnerId``.
         :param filters: ``email``, ``external_id``, ``search``, ``country``, ``link_id``,
-            ``program_id``, ``partner_id``.
+            ``program_id``, ``partner_id``, ``customer_ids``.
+        :raises DubValidationError: on a bad parameter, before any request.
         """
-        return self._get("/customers/count", build_count_query(**filters), parse_count)
+        query = build_count_query(group_by=group_by, **filters)
+        if "customerIds" in query:
+            return sum(len(page) for page in self.iter_customer_pages(**filters))
+        if dropped := filter_dropped_by_grouping(query):
+            self.log.warning(
+                "Dub ignores the %s filter of a count grouped by %s: every %s comes back",
+                dropped,
+                query["groupBy"],
+                query["groupBy"],
+            )
+        if query.get("groupBy") in ("country", "linkId"):
+            field = query["groupBy"]
+            return self._get("/customers/count", query, lambda body: parse_count_groups(body, field))
+        return self._get("/customers/count", query, parse_count)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key can list customers: one request, no retries. Never raises."""

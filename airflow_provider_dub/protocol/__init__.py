@@ -2,8 +2,9 @@
 Dub's ``/customers`` protocol as pure functions and data, with no I/O.
 
 The sync :class:`~airflow_provider_dub.hooks.dub.DubHook` and the async trigger are both thin transports
-over this package: what to send (:mod:`.params`), how to page (:mod:`.pagination`), what an error
-means and how long to wait before retrying (:mod:`.responses`, :mod:`.retry`).
+over this package: what to send (:mod:`.params`), how to page (:mod:`.pagination`), the top
+customers of an ordered read (:mod:`.top`), what an error means and how long to wait before retrying
+(:mod:`.responses`, :mod:`.retry`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from airflow_provider_dub.protocol.pagination import CustomerReadPlan, ReadPlan
 from airflow_provider_dub.protocol.parallel import ParallelReadPlan
 from airflow_provider_dub.protocol.params import (
     FILTER_PARAMS,
+    GROUP_BY_VALUES,
     MAX_PAGE_SIZE,
     SORT_BY_VALUES,
     SORT_ORDER_VALUES,
@@ -21,7 +23,12 @@ from airflow_provider_dub.protocol.params import (
     build_new_customers_plan,
     build_read_plan,
 )
-from airflow_provider_dub.protocol.responses import error_from_response, parse_count, parse_customer_page
+from airflow_provider_dub.protocol.responses import (
+    error_from_response,
+    parse_count,
+    parse_count_groups,
+    parse_customer_page,
+)
 from airflow_provider_dub.protocol.retry import (
     RequestPacer,
     RetryLoop,
@@ -29,9 +36,11 @@ from airflow_provider_dub.protocol.retry import (
     retry_delay,
     wait_from_headers,
 )
+from airflow_provider_dub.protocol.top import TopCustomers, is_top_read, top_of
 
 __all__ = [
     "FILTER_PARAMS",
+    "GROUP_BY_VALUES",
     "MAX_PAGE_SIZE",
     "SORT_BY_VALUES",
     "SORT_ORDER_VALUES",
@@ -42,14 +51,18 @@ __all__ = [
     "RequestPacer",
     "RetryLoop",
     "RetryPolicy",
+    "TopCustomers",
     "Watermark",
     "build_count_query",
     "build_list_query",
     "build_new_customers_plan",
     "build_read_plan",
     "error_from_response",
+    "is_top_read",
     "parse_count",
+    "parse_count_groups",
     "parse_customer_page",
     "retry_delay",
+    "top_of",
     "wait_from_headers",
 ]

@@ -9,6 +9,8 @@ renders to nothing simply drops the filter.
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from typing import Any
 
@@ -19,6 +21,12 @@ from airflow_provider_dub.protocol.pagination import CustomerReadPlan
 MAX_PAGE_SIZE = 100
 SORT_BY_VALUES = ("createdAt", "saleAmount", "firstSaleAt", "subscriptionCanceledAt")
 SORT_ORDER_VALUES = ("asc", "desc")
+#: ``groupBy`` of ``GET /customers/count``: Dub answers a list of groups for the first two, and a
+#: bare integer (the plain count) for ``partnerId``.
+GROUP_BY_VALUES = ("country", "linkId", "partnerId")
+#: The most ids ``customer_ids`` takes: they all go in the URL (about 32 bytes each, the comma
+#: encoded), which must stay well under the 14 KB a URL may have on Dub's hosting.
+MAX_CUSTOMER_IDS = 250
 
 #: Filters shared by listing, counting and iterating: snake_case name -> Dub's query name.
 FILTER_PARAMS: dict[str, str] = {
@@ -29,6 +37,7 @@ FILTER_PARAMS: dict[str, str] = {
     "link_id": "linkId",
     "program_id": "programId",
     "partner_id": "partnerId",
+    "customer_ids": "customerIds",
 }
 _EXPANDED = {"include_expanded_fields": "includeExpandedFields"}
 _SORTING = {"sort_by": "sortBy", "sort_order": "sortOrder"}
@@ -39,7 +48,9 @@ _PAGING = {
     "ending_before": "endingBefore",
 }
 LIST_PARAMS: dict[str, str] = {**FILTER_PARAMS, **_EXPANDED, **_SORTING, **_PAGING}
-COUNT_PARAMS: dict[str, str] = {**FILTER_PARAMS}
+COUNT_PARAMS: dict[str, str] = {**FILTER_PARAMS, "group_by": "groupBy"}
+#: The filter Dub drops from a count grouped by that filter's own field.
+_DROPPED_BY_GROUPING = {"country": "country", "linkId": "link_id"}
 NEW_CUSTOMER_PARAMS = (*FILTER_PARAMS, *_EXPANDED)
 READ_PARAMS = (*FILTER_PARAMS, *_EXPANDED, *_SORTING, "page_size", "limit")
 
@@ -98,10 +109,83 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return str(value)
 
 
+_CUSTOMER_IDS_ALLOWED = (
+    f"a list of up to {MAX_CUSTOMER_IDS} customer ids, e.g. ['cus_1', 'cus_2'], or one string of ids "
+    "separated by commas, or a JSON list"
+)
+
+
+def as_customer_ids(name: str, value: Any) -> list[str] | None:
+    """
+    Customer ids from a list or tuple of strings, or from the one string a template renders.
+
+    A string holds ids separated by commas (``"cus_1,cus_2"``) or a list literal: JSON, or the Python
+    ``repr`` a template renders a list to (``"['cus_1', 'cus_2']"``). Each id is stripped; an empty
+    id, an id with a comma or a space, more than :data:`MAX_CUSTOMER_IDS` ids, or an empty list are
+    errors (an empty list selects nobody, most likely by mistake upstream; sent as nothing it would
+    select everybody). Duplicates are sent once. ``None`` or an empty string: no filter (``None``
+    returned).
+    """
+    if _is_unset(value):
+        return None
+    items: Any = value
+    if isinstance(value, str):
+        text = value.strip()
+        items = _list_literal(name, text) if text.startswith("[") else text.split(",")
+    if not isinstance(items, list | tuple):
+        raise DubValidationError(
+            name, f"expected a list of strings, got {type(value).__name__}", _CUSTOMER_IDS_ALLOWED
+        )
+    ids: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise DubValidationError(
+                name, f"expected customer ids as strings, got {type(item).__name__}", _CUSTOMER_IDS_ALLOWED
+            )
+        text = item.strip()
+        if not text or "," in text or any(char.isspace() for char in text):
+            raise DubValidationError(
+                name,
+                f"{item!r} is not a customer id (empty, or with a comma or a space)",
+                _CUSTOMER_IDS_ALLOWED,
+            )
+        if text not in ids:
+            ids.append(text)
+    if not ids:
+        raise DubValidationError(
+            name,
+            "an empty list selects no customer (leave it unset, None or '', for every customer)",
+            _CUSTOMER_IDS_ALLOWED,
+        )
+    if len(ids) > MAX_CUSTOMER_IDS:
+        raise DubValidationError(
+            name,
+            f"{len(ids)} ids do not fit in one request's URL; split them into several reads",
+            _CUSTOMER_IDS_ALLOWED,
+        )
+    return ids
+
+
+def _list_literal(name: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise DubValidationError(name, f"{text[:50]!r} is not a list", _CUSTOMER_IDS_ALLOWED) from None
+
+
 def _filters_query(params: dict[str, Any]) -> dict[str, str]:
     query: dict[str, str] = {}
     for name, wire_name in FILTER_PARAMS.items():
         value = params.get(name)
+        if name == "customer_ids":
+            ids = as_customer_ids(name, value)
+            if ids is not None:
+                query[wire_name] = ",".join(ids)
+            continue
         if _is_unset(value):
             continue
         text = _text(name, value)
@@ -175,15 +259,45 @@ def build_count_query(**filters: Any) -> dict[str, str]:
     """
     Validate filters for ``GET /customers/count`` and return its query.
 
-    :param filters: any of :data:`FILTER_PARAMS`, in snake_case.
+    Dub's count ignores ``customerIds``: the query still carries it (the caller must then count by a
+    read, see :meth:`~airflow_provider_dub.hooks.dub.DubHook.count_customers`), and it cannot be
+    grouped.
+
+    :param filters: any of :data:`FILTER_PARAMS`, in snake_case, and ``group_by`` (one of
+        :data:`GROUP_BY_VALUES`).
     """
     _check_names(filters, COUNT_PARAMS, "GET /customers/count")
-    return _filters_query(filters)
+    query = _filters_query(filters)
+    group_by = filters.get("group_by")
+    if not _is_unset(group_by):
+        query["groupBy"] = _choice("group_by", group_by, GROUP_BY_VALUES)
+        if "customerIds" in query:
+            raise DubValidationError(
+                "group_by",
+                "Dub's count ignores customerIds, so a count filtered by customer_ids cannot be grouped",
+                "no group_by with customer_ids (group the customers of iter_customers(customer_ids=...))",
+            )
+    return query
+
+
+def filter_dropped_by_grouping(query: dict[str, str]) -> str | None:
+    """
+    The filter (snake_case) a grouped count's query sets that Dub will not apply, or ``None``.
+
+    Dub drops the ``country`` filter from a count grouped by country, and ``link_id`` from one grouped
+    by ``linkId``: the answer holds every group, not only the filtered one.
+    """
+    field = _DROPPED_BY_GROUPING.get(query.get("groupBy", ""))
+    return field if field is not None and FILTER_PARAMS[field] in query else None
 
 
 def build_read_plan(**params: Any) -> CustomerReadPlan:
     """
     Validate the arguments of a complete read and return the plan that pages through it.
+
+    An ordered read whose ``limit`` fits in one request (up to 100) asks for exactly ``limit``
+    customers in that one request, whatever ``page_size``; above that the caller reads everything
+    and keeps the top (:mod:`.top`).
 
     :param params: any of the filters, ``include_expanded_fields``, ``sort_by``, ``sort_order``,
         ``page_size`` (1..100, default 100) and ``limit`` (stop after this many customers).
@@ -199,6 +313,8 @@ def build_read_plan(**params: Any) -> CustomerReadPlan:
     )
     limit = params.get("limit")
     limit = None if _is_unset(limit) else as_integer("limit", limit, 1)
+    if (sort_by or sort_order) and limit is not None and page_size < limit <= MAX_PAGE_SIZE:
+        page_size = limit  # the top customers in one request: the only exact offset page
     return CustomerReadPlan(filters, page_size=page_size, limit=limit, sort_by=sort_by, sort_order=sort_order)
 
 

@@ -45,6 +45,28 @@ def parse_count(body: bytes | str) -> int:
     return count
 
 
+def parse_count_groups(body: bytes | str, group_by: str) -> list[dict[str, Any]]:
+    """
+    A grouped ``GET /customers/count`` body: a JSON array of groups, returned as Dub sends it.
+
+    Each group is an object with an integer ``_count`` and the ``group_by`` key (``null`` for the
+    customers without one); ``linkId`` groups also carry ``shortLink`` and ``url``.
+    """
+    groups = _load_json(body, "grouped count")
+    if not isinstance(groups, list) or not all(
+        isinstance(group, dict)
+        and group_by in group
+        and isinstance(group.get("_count"), int)
+        and not isinstance(group.get("_count"), bool)
+        for group in groups
+    ):
+        raise DubConnectionError(
+            f"Dub sent a count by {group_by} that is not a list of groups with a _count "
+            f"(got {type(groups).__name__})."
+        )
+    return groups
+
+
 def error_from_response(status_code: int, body: bytes | str) -> DubAPIError:
     """
     Turn an error response into the matching exception, keeping Dub's code, message and doc_url.

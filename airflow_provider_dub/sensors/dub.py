@@ -54,6 +54,8 @@ class DubNewCustomersSensor(BaseSensorOperator):
     :param link_id: customers referred through this link.
     :param program_id: customers of the workspace's partner program (Dub uses the default program).
     :param partner_id: customers referred by this partner.
+    :param customer_ids: only these customers: a list of up to 250 ids, or a string of ids separated
+        by commas (or a JSON list). (templated)
     :param include_expanded_fields: add link, programId, partner and discount to each customer.
     :param since: count customers created since this time instead (ISO 8601 string or datetime).
     :param min_new: how many new customers make the sensor succeed (default 1).
@@ -88,6 +90,7 @@ class DubNewCustomersSensor(BaseSensorOperator):
         link_id: str | None = None,
         program_id: str | None = None,
         partner_id: str | None = None,
+        customer_ids: list[str] | str | None = None,
         include_expanded_fields: bool | str = False,
         since: str | datetime | None = None,
         min_new: int | str = 1,
@@ -107,6 +110,7 @@ class DubNewCustomersSensor(BaseSensorOperator):
         self.link_id = link_id
         self.program_id = program_id
         self.partner_id = partner_id
+        self.customer_ids = customer_ids
         self.include_expanded_fields = include_expanded_fields
         self.since = since
         self.min_new = min_new

@@ -16,13 +16,19 @@ from typing import Any
 
 OUTPUT = "file:///tmp/dub-bad-input/customers.jsonl"
 
-_LIST_PARAMS = (
-    "'email', 'external_id', 'search', 'country', 'link_id', 'program_id', 'partner_id', "
-    "'include_expanded_fields', 'sort_by', 'sort_order', 'page', 'page_size', 'starting_after', "
-    "'ending_before'"
+_FILTERS = (
+    "'email', 'external_id', 'search', 'country', 'link_id', 'program_id', 'partner_id', 'customer_ids'"
 )
-_FILTERS = "'email', 'external_id', 'search', 'country', 'link_id', 'program_id', 'partner_id'"
+_LIST_PARAMS = (
+    f"{_FILTERS}, 'include_expanded_fields', 'sort_by', 'sort_order', 'page', 'page_size', "
+    "'starting_after', 'ending_before'"
+)
 _READ_PARAMS = f"{_FILTERS}, 'include_expanded_fields', 'sort_by', 'sort_order', 'page_size', 'limit'"
+_COUNT_PARAMS = f"{_FILTERS}, 'group_by'"
+_CUSTOMER_IDS = (
+    "a list of up to 250 customer ids, e.g. ['cus_1', 'cus_2'], or one string of ids separated by "
+    "commas, or a JSON list"
+)
 _SORT_BY = "'createdAt', 'saleAmount', 'firstSaleAt', 'subscriptionCanceledAt'"
 _NO_SCHEME_HANDLER = (
     "'file://', or a scheme whose provider is installed (s3:// needs apache-airflow-providers-amazon[s3fs])"
@@ -92,6 +98,17 @@ def _not_country(value: str) -> str:
 
 def _not_choice(argument: str, value: str, allowed: str) -> str:
     return _invalid(argument, f"{value!r} is not one of the allowed values", allowed)
+
+
+def _bad_ids(problem: str) -> str:
+    return _invalid("customer_ids", problem, _CUSTOMER_IDS)
+
+
+def _not_an_id(value: str) -> str:
+    return _bad_ids(f"{value!r} is not a customer id (empty, or with a comma or a space)")
+
+
+_NO_IDS = _bad_ids("an empty list selects no customer (leave it unset, None or '', for every customer)")
 
 
 def _no_scheme_handler(scheme: str) -> str:
@@ -199,6 +216,8 @@ CASES: list[Case] = [
         also={"starting_after": "cus_a"},
     ),
     Case(_LIST, "pagesize", 10, _invalid("pagesize", "unknown parameter for GET /customers", _LIST_PARAMS)),
+    Case(_LIST, "customer_ids", [], _NO_IDS),
+    Case(_LIST, "customer_ids", "cus_1 cus_2", _not_an_id("cus_1 cus_2")),
     Case(_ITER, "page_size", 0, _out_of_range("page_size", 0, "an integer from 1 to 100")),
     Case(_ITER, "limit", 0, _out_of_range("limit", 0, "an integer >= 1")),
     Case(_ITER, "limit", "all", _not_integer("limit", "all", "an integer >= 1")),
@@ -213,12 +232,30 @@ CASES: list[Case] = [
         ),
     ),
     Case(_ITER, "include_expanded_fields", 2, _not_boolean("include_expanded_fields", 2)),
+    Case(_ITER, "customer_ids", ["cus_1,cus_2"], _not_an_id("cus_1,cus_2")),
+    Case(_ITER, "customer_ids", "[cus_1]", _bad_ids("'[cus_1]' is not a list")),
     Case(_COUNT, "program_id", 1, _not_string("program_id", 1)),
     Case(
         _COUNT,
         "sort_by",
         "createdAt",
-        _invalid("sort_by", "unknown parameter for GET /customers/count", _FILTERS),
+        _invalid("sort_by", "unknown parameter for GET /customers/count", _COUNT_PARAMS),
+    ),
+    Case(_COUNT, "customer_ids", [1], _bad_ids("expected customer ids as strings, got int")),
+    Case(_COUNT, "group_by", "city", _not_choice("group_by", "city", "'country', 'linkId', 'partnerId'")),
+    Case(
+        _COUNT, "group_by", "link_id", _not_choice("group_by", "link_id", "'country', 'linkId', 'partnerId'")
+    ),
+    Case(
+        _COUNT,
+        "group_by",
+        "country",
+        _invalid(
+            "group_by",
+            "Dub's count ignores customerIds, so a count filtered by customer_ids cannot be grouped",
+            "no group_by with customer_ids (group the customers of iter_customers(customer_ids=...))",
+        ),
+        also={"customer_ids": ["cus_1"]},
     ),
     # -- the connection ------------------------------------------------------------------------------
     Case(
@@ -324,6 +361,8 @@ CASES: list[Case] = [
     Case(_OPERATOR, "link_id", 1.5, _not_string("link_id", 1.5)),
     Case(_OPERATOR, "program_id", True, _not_string("program_id", True)),
     Case(_OPERATOR, "partner_id", {"id": "pn_1"}, _not_string("partner_id", {"id": "pn_1"})),
+    Case(_OPERATOR, "customer_ids", 5, _bad_ids("expected a list of strings, got int")),
+    Case(_OPERATOR, "customer_ids", "[]", _NO_IDS),
     Case(_OPERATOR, "include_expanded_fields", "maybe", _not_boolean("include_expanded_fields", "maybe")),
     Case(_OPERATOR, "sort_order", "up", _not_choice("sort_order", "up", "'asc', 'desc'")),
     Case(_OPERATOR, "page_size", 0, _out_of_range("page_size", 0, "an integer from 1 to 100")),
@@ -390,6 +429,7 @@ CASES: list[Case] = [
     Case(_SENSOR, "link_id", [], _not_string("link_id", [])),
     Case(_SENSOR, "program_id", 0, _not_string("program_id", 0)),
     Case(_SENSOR, "partner_id", 0.5, _not_string("partner_id", 0.5)),
+    Case(_SENSOR, "customer_ids", ["cus_1", ""], _not_an_id("")),
     Case(_SENSOR, "include_expanded_fields", "maybe", _not_boolean("include_expanded_fields", "maybe")),
     Case(_SENSOR, "since", "not a date", _not_since("not a date")),
     Case(_SENSOR, "since", "2026-02-30", _not_since("2026-02-30")),
@@ -461,7 +501,7 @@ _SECTIONS = (
     (_HOOK, "DubHook", "The hook's constructor (its connection is looked up at the first request)."),
     (_LIST, "DubHook.list_customers", "One request, so it also takes Dub's own paging arguments."),
     (_ITER, "DubHook.iter_customers and iter_customer_pages", "A complete read: no ``page`` nor cursors."),
-    (_COUNT, "DubHook.count_customers", "Filters only."),
+    (_COUNT, "DubHook.count_customers", "Filters and ``group_by``."),
     (
         _CONN,
         "The Dub connection",

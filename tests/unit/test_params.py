@@ -9,7 +9,14 @@ import pytest
 
 from airflow_provider_dub.exceptions import DubError, DubValidationError
 from airflow_provider_dub.protocol.pagination import CustomerReadPlan
-from airflow_provider_dub.protocol.params import build_count_query, build_list_query, build_read_plan
+from airflow_provider_dub.protocol.params import (
+    MAX_CUSTOMER_IDS,
+    build_count_query,
+    build_list_query,
+    build_new_customers_plan,
+    build_read_plan,
+    filter_dropped_by_grouping,
+)
 
 SORT_BY_VALUES = ("createdAt", "saleAmount", "firstSaleAt", "subscriptionCanceledAt")
 
@@ -363,3 +370,143 @@ def test_validation_error_is_a_dub_error_and_a_value_error():
         build_list_query(page_size=0)
     assert isinstance(excinfo.value, DubError)
     assert isinstance(excinfo.value, ValueError)
+
+
+# -- customer_ids -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["cus_1", "cus_2"],
+        ("cus_1", "cus_2"),
+        [" cus_1 ", "cus_2", "cus_1"],  # stripped, sent once
+        "cus_1,cus_2",
+        " cus_1 , cus_2 ",
+        '["cus_1", "cus_2"]',  # a JSON list
+        "['cus_1', 'cus_2']",  # what "{{ params.ids }}" renders a list param to
+    ],
+)
+def test_customer_ids_are_sent_comma_separated(value):
+    for func in (build_list_query, build_count_query):
+        assert func(customer_ids=value) == {"customerIds": "cus_1,cus_2"}
+    assert build_read_plan(customer_ids=value).filters == {"customerIds": "cus_1,cus_2"}
+    assert build_new_customers_plan(watermark=None, customer_ids=value).filters == {
+        "customerIds": "cus_1,cus_2"
+    }
+
+
+def test_customer_ids_of_every_id_format_are_kept_as_given():
+    ids = ["cus_1KAP4CDPBSVMMBMH9XX3YZZ0Z", "cus_Ab3dEf6hIj9kLm2nOp5qRs8t", "clx0a1b2c3d4e5f6g7h8i9j0k"]
+    assert build_list_query(customer_ids=ids) == {"customerIds": ",".join(ids)}
+
+
+def test_up_to_250_customer_ids_are_taken():
+    ids = [f"cus_{n}" for n in range(MAX_CUSTOMER_IDS)]
+    assert build_list_query(customer_ids=ids)["customerIds"].count(",") == MAX_CUSTOMER_IDS - 1
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ([], "empty list selects no customer"),
+        ((), "empty list selects no customer"),
+        ("[]", "empty list selects no customer"),
+        ([""], "not a customer id"),
+        (["cus_1", " "], "not a customer id"),
+        (["cus_1,cus_2"], "not a customer id"),
+        (["cus_1 cus_2"], "not a customer id"),
+        ("cus_1 cus_2", "not a customer id"),
+        ("cus_1,,cus_2", "not a customer id"),
+        ("cus_1,", "not a customer id"),
+        ([1, 2], "as strings, got int"),
+        (["cus_1", None], "as strings, got NoneType"),
+        ("[1, 2]", "as strings, got int"),
+        ("[cus_1, cus_2]", "is not a list"),
+        ('{"a": 1}', "not a customer id"),  # not a list literal: read as one id, with a space
+        ({"cus_1"}, "expected a list of strings, got set"),
+        (5, "expected a list of strings, got int"),
+        ({"id": "cus_1"}, "expected a list of strings, got dict"),
+        ([f"cus_{n}" for n in range(MAX_CUSTOMER_IDS + 1)], "do not fit"),
+    ],
+)
+def test_bad_customer_ids(value, problem):
+    for func in (build_list_query, build_count_query, build_read_plan):
+        err = _raises_validation(func, "customer_ids", customer_ids=value)
+        assert problem in str(err)
+        assert "250" in err.allowed
+
+
+@pytest.mark.parametrize("unset", [None, "", "  "])
+def test_unset_customer_ids_drop_the_filter(unset):
+    assert build_list_query(customer_ids=unset) == {}
+    assert build_count_query(customer_ids=unset) == {}
+
+
+def test_customer_ids_are_anded_with_the_other_filters():
+    query = build_list_query(customer_ids=["cus_1"], country="us", sort_by="saleAmount")
+    assert query == {"country": "US", "customerIds": "cus_1", "sortBy": "saleAmount"}
+
+
+# -- group_by -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group_by", ["country", "linkId", "partnerId"])
+def test_count_query_takes_group_by(group_by):
+    assert build_count_query(group_by=group_by, email="a@b.co") == {"email": "a@b.co", "groupBy": group_by}
+
+
+@pytest.mark.parametrize(
+    "group_by", ["Country", "link_id", "partner_id", "programId", "email", 1, ["country"]]
+)
+def test_bad_group_by_names_the_allowed_values(group_by):
+    err = _raises_validation(build_count_query, "group_by", group_by=group_by)
+    assert err.allowed == "'country', 'linkId', 'partnerId'"
+
+
+@pytest.mark.parametrize("unset", [None, ""])
+def test_unset_group_by_is_a_plain_count(unset):
+    assert build_count_query(group_by=unset, country="US") == {"country": "US"}
+
+
+def test_group_by_is_refused_with_customer_ids():
+    """Dub's count ignores customerIds: such a count is made from a read, which cannot be grouped."""
+    err = _raises_validation(build_count_query, "group_by", group_by="country", customer_ids=["cus_1"])
+    assert "customer_ids" in str(err)
+
+
+def test_group_by_is_only_for_counts():
+    _raises_validation(build_list_query, "group_by", group_by="country")
+    _raises_validation(build_read_plan, "group_by", group_by="country")
+
+
+@pytest.mark.parametrize(
+    ("filters", "dropped"),
+    [
+        ({"group_by": "country", "country": "US"}, "country"),
+        ({"group_by": "linkId", "link_id": "link_1"}, "link_id"),
+        ({"group_by": "linkId", "country": "US"}, None),
+        ({"group_by": "country", "link_id": "link_1"}, None),
+        ({"group_by": "partnerId", "partner_id": "pn_1"}, None),  # Dub keeps it: the plain count
+        ({"country": "US"}, None),
+    ],
+)
+def test_the_filter_dub_drops_when_grouping_by_its_field(filters, dropped):
+    assert filter_dropped_by_grouping(build_count_query(**filters)) == dropped
+
+
+# -- ordered reads with a limit -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "page_size"),
+    [
+        ({"sort_by": "saleAmount", "limit": 80, "page_size": 50}, 80),  # one request of 80
+        ({"sort_order": "asc", "limit": 100, "page_size": 10}, 100),
+        ({"sort_by": "saleAmount", "limit": 20, "page_size": 50}, 50),  # limit <= page_size: as given
+        ({"sort_by": "saleAmount", "limit": 1000, "page_size": 50}, 50),  # the top read pages as asked
+        ({"limit": 80, "page_size": 50}, 50),  # unordered: page_size as given
+    ],
+)
+def test_ordered_read_with_a_limit_up_to_100_asks_for_it_in_one_page(params, page_size):
+    assert build_read_plan(**params).page_size == page_size

@@ -24,7 +24,12 @@ from airflow_provider_dub.exceptions import (
     DubUnauthorizedError,
     DubUnprocessableEntityError,
 )
-from airflow_provider_dub.protocol.responses import error_from_response, parse_count, parse_customer_page
+from airflow_provider_dub.protocol.responses import (
+    error_from_response,
+    parse_count,
+    parse_count_groups,
+    parse_customer_page,
+)
 
 DOCS = "https://dub.co/docs/api-reference/errors"
 
@@ -342,3 +347,43 @@ def test_count_of_the_wrong_shape(body):
     with pytest.raises(DubConnectionError) as excinfo:
         parse_count(body)
     assert "integer" in str(excinfo.value)
+
+
+# -- parse_count_groups -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("group_by", "groups"),
+    [
+        ("country", [{"_count": 40, "country": "US"}, {"_count": 3, "country": None}]),
+        (
+            "linkId",
+            [{"_count": 7, "linkId": "link_1", "shortLink": "https://dub.sh/a", "url": "https://a.example"}],
+        ),
+        ("country", []),
+    ],
+)
+def test_count_groups_are_returned_as_dub_sends_them(group_by, groups):
+    assert parse_count_groups(json.dumps(groups).encode(), group_by) == groups
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"42",  # a bare integer where groups were asked for
+        b'{"_count": 1, "country": "US"}',
+        b'[{"count": 1, "country": "US"}]',
+        b'[{"_count": "1", "country": "US"}]',
+        b'[{"_count": true, "country": "US"}]',
+        b'[{"_count": 1}]',  # no country key
+        b"[1, 2]",
+    ],
+)
+def test_count_groups_of_another_shape_are_a_connection_error(body):
+    with pytest.raises(DubConnectionError, match="count by country"):
+        parse_count_groups(body, "country")
+
+
+def test_count_groups_that_are_not_json():
+    with pytest.raises(DubConnectionError, match="not valid JSON"):
+        parse_count_groups(b"<html>", "country")
