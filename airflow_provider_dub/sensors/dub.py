@@ -17,12 +17,11 @@ from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.operators.dub import open_output_path
 from airflow_provider_dub.protocol import FILTER_PARAMS, Watermark, build_new_customers_plan
 from airflow_provider_dub.protocol.params import as_boolean, as_integer
+from airflow_provider_dub.sensors.watermarks import WatermarkStore
 from airflow_provider_dub.writers import check_format_support, resolve_format, write_customers
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-WATERMARK_XCOM_KEY = "dub_watermark"
 
 
 class _TooFew(Exception):
@@ -38,7 +37,8 @@ class DubNewCustomersSensor(BaseSensorOperator):
     Wait until at least ``min_new`` customers matching the filters are new since the last run.
 
     "New since the last run" means created after what this sensor's previous successful run of the
-    same DAG saw (its watermark, kept in XCom under ``dub_watermark``); on the very first run, created
+    same DAG saw (its watermark, kept in the Variable ``dub_watermark:<dag_id>:<task_id>``; see
+    :mod:`~airflow_provider_dub.sensors.watermarks`); on the very first run, created
     since the run's data interval start (or, without one, since the run was due); ``since`` overrides
     both. Imported customers, whose ``createdAt`` is backdated, count as new when they appear: newness
     is read from Dub's time-ordered ids. A failed or skipped run does not move the watermark.
@@ -155,17 +155,13 @@ class DubNewCustomersSensor(BaseSensorOperator):
             value = value.replace(tzinfo=pendulum.UTC)
         return _to_ms(value)
 
-    def _start(self, context: Context) -> tuple[Watermark | None, int | None]:
+    def _start(self, context: Context, store: WatermarkStore) -> tuple[Watermark | None, int | None]:
         """The previous watermark, or the time from which customers count as new."""
         since = self._since_ms()
         if since is not None:
             return None, since
-        ti = context["ti"]
-        # One map index: the newest earlier value (by logical date) rather than a list of all of them.
-        stored = ti.xcom_pull(
-            task_ids=self.task_id, key=WATERMARK_XCOM_KEY, include_prior_dates=True, map_indexes=ti.map_index
-        )
-        watermark = Watermark.from_json(stored)
+        # The newest successful earlier run's, in the order runs happened (not by logical date).
+        watermark = store.load()
         if watermark is not None:
             return watermark, None
         dag_run = context.get("dag_run")
@@ -199,10 +195,11 @@ class DubNewCustomersSensor(BaseSensorOperator):
         """
         Read the new customers; ``None`` when fewer than ``min_new``, else the XCom result.
 
-        On success the new watermark is pushed under :data:`WATERMARK_XCOM_KEY`.
+        On success the new watermark is saved in the sensor's :class:`WatermarkStore`.
         """
         min_new, cap = self._check_arguments()
-        watermark, since_ms = self._start(context)
+        store = WatermarkStore(context["ti"])
+        watermark, since_ms = self._start(context, store)
         plan = build_new_customers_plan(watermark=watermark, since_ms=since_ms, **self.filters)
         started = time.monotonic()
         pages = self.hook.run_plan(plan)
@@ -223,7 +220,7 @@ class DubNewCustomersSensor(BaseSensorOperator):
             self.log.info("%d new Dub customers; waiting for %d", count, min_new)
             return None
         new_watermark = plan.new_watermark()
-        context["ti"].xcom_push(key=WATERMARK_XCOM_KEY, value=new_watermark.to_json())
+        store.save(new_watermark)
         self.log.info(
             "%d new Dub customers in %.1f s with %d requests%s",
             count,
@@ -284,7 +281,7 @@ class DubNewCustomersSensor(BaseSensorOperator):
             DubNewCustomersTrigger,  # core's triggers: only when deferring
         )
 
-        watermark, since_ms = self._start(context)
+        watermark, since_ms = self._start(context, WatermarkStore(context["ti"]))
         self.defer(
             trigger=DubNewCustomersTrigger(
                 dub_conn_id=self.dub_conn_id,
