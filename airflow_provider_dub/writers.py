@@ -1,10 +1,18 @@
 """
 Customer files in object storage: JSON Lines, CSV and Parquet, written page by page and atomically.
 
-A file is written under a hidden temporary name beside the final one and renamed into place only once
-complete, so the final path holds either the previous complete file or the new complete one, never a
-partial one, also when the task fails or is killed mid-read. Memory holds one page (Parquet: one row
-group) at a time, whatever the number of customers.
+The final path holds either the previous complete file or the new complete one, never a partial one,
+also when the task fails or is killed mid-read:
+
+* on S3 (``s3://``, which has no rename) the file is one multipart upload to the final key, which S3
+  shows only once it is completed; it is completed after the last page, and aborted on any error (its
+  parts are deleted). A killed worker leaves an incomplete upload, invisible, which a bucket lifecycle
+  rule (``AbortIncompleteMultipartUpload``) removes;
+* elsewhere (``file://`` and other filesystems) it is written under a hidden temporary name beside the
+  final one and renamed into place once complete; on any error the temporary file is removed.
+
+Memory holds one page (Parquet: one row group) at a time, whatever the number of customers, plus on S3
+one upload part (:data:`S3_PART_SIZE`).
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +31,8 @@ from airflow_provider_dub.exceptions import DubError, DubValidationError
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "csv", "parquet")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -61,6 +72,10 @@ _INTEGER_COLUMNS = {"sales", "saleAmount", "discount_maxDuration", "discount_par
 _FLOAT_COLUMNS = {"discount_amount"}
 _TIMESTAMP_COLUMNS = {"createdAt", "firstSaleAt", "subscriptionCanceledAt"}
 _PARQUET_ROW_GROUP = 10_000
+#: Schemes whose files are written in place as an upload that appears only once committed (S3).
+_UPLOAD_SCHEMES = frozenset({"s3", "s3a", "s3n"})
+#: The size of one S3 upload part: what an S3 write buffers (S3: at least 5 MiB, at most 10,000 parts).
+S3_PART_SIZE = 16 * 2**20
 
 
 class DubOutputError(DubError):
@@ -233,13 +248,50 @@ def asset_uri(path: ObjectStoragePath) -> str:
 
 
 @contextmanager
-def _temporary_beside(path: ObjectStoragePath) -> Iterator[ObjectStoragePath]:
+def _renamed_into_place(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """A stream to a hidden temporary file beside ``path``, renamed to ``path`` if no error escapes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
-        yield temporary
+        with temporary.open("wb") as stream:
+            yield stream
+        temporary.rename(path)
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+@contextmanager
+def _committed_upload(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """
+    A stream to an upload to ``path`` that appears only when committed: after the last write, if no
+    error escapes; on an error the upload is aborted and ``path`` is left as it was.
+
+    No ``mkdir``: S3 has no folders, and s3fs's would create a missing bucket.
+    """
+    stream = path.open("wb", autocommit=False, block_size=S3_PART_SIZE)
+    try:
+        yield stream
+        stream.close()  # uploads the last part; nothing is visible yet
+        stream.commit()  # completes the multipart upload: the whole object appears at once
+    except BaseException:
+        try:
+            stream.close()  # no-op when closed; otherwise flushes the buffer as one more (invisible) part
+        finally:
+            try:
+                stream.discard()  # aborts the multipart upload: S3 deletes its parts
+            except Exception as err:
+                log.warning(
+                    "Could not abort the unfinished upload to %s (%s); it stays invisible until a "
+                    "lifecycle rule removes it",
+                    asset_uri(path),
+                    type(err).__name__,
+                )
+        raise
+
+
+def _atomic_stream(path: ObjectStoragePath) -> AbstractContextManager[IO[bytes]]:
+    return _committed_upload(path) if path.protocol in _UPLOAD_SCHEMES else _renamed_into_place(path)
 
 
 def write_customers(
@@ -250,9 +302,9 @@ def write_customers(
     expanded: bool = False,
 ) -> WriteResult:
     """
-    Write customers page by page to a temporary file beside ``path``, then rename it into place.
+    Write customers page by page to ``path``, atomically: see the module's description.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error ``path`` is left as it was, and no temporary file or upload is left behind.
 
     :param path: the final location.
     :param pages: lists of customers, consumed one at a time.
@@ -261,21 +313,18 @@ def write_customers(
     """
     if output_format not in _WRITERS:
         raise DubValidationError("output_format", f"{output_format!r} is not a known format", FORMATS)
-    path.parent.mkdir(parents=True, exist_ok=True)
     records = 0
-    with _temporary_beside(path) as temporary:
-        with temporary.open("wb") as stream:
-            writer = _WRITERS[output_format](stream, expanded)
-            try:
-                for page in pages:
-                    writer.write_page(page)
-                    records += len(page)
-            except BaseException:
-                # Finish the abandoned temporary file now: a Parquet writer left open would try to,
-                # when garbage-collected, on the closed stream ("write to closed file").
-                with suppress(Exception):
-                    writer.close()
-                raise
-            writer.close()
-        temporary.rename(path)
+    with _atomic_stream(path) as stream:
+        writer = _WRITERS[output_format](stream, expanded)
+        try:
+            for page in pages:
+                writer.write_page(page)
+                records += len(page)
+        except BaseException:
+            # Finish the abandoned file now: a Parquet writer left open would try to, when
+            # garbage-collected, on the closed stream ("write to closed file").
+            with suppress(Exception):
+                writer.close()
+            raise
+        writer.close()
     return WriteResult(uri=asset_uri(path), records=records)
