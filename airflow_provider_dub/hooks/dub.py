@@ -374,7 +374,9 @@ class DubHook(BaseHook):
     def iter_customer_pages(self, **params: Any) -> Iterator[list[dict[str, Any]]]:
         """
         The read of :meth:`iter_customers`, one list per response (possibly empty), for writers
-        that work page by page. Parameters are validated at the call, before any request.
+        that work page by page; the top customers of an ordered read above 100 come once the whole
+        read is done, in pages of ``page_size``. Parameters are validated at the call, before any
+        request.
         """
         plan = build_read_plan(**params)
         workers = self.settings.max_concurrency
