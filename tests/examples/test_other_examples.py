@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
@@ -14,17 +16,41 @@ from tests.examples.runs import load_example, run_example
 from tests.integration.airflow_runs import forget_runs, task_states, xcom_value
 
 
-def test_filtered_list_feeds_the_downstream_task(dub: DubEmulator) -> None:
-    dr = run_example("dub_filtered_list", conf={"country": "US"})
+@pytest.fixture
+def big_dub(monkeypatch: pytest.MonkeyPatch) -> Iterator[DubEmulator]:
+    """4,000 customers, about 1,450 of them in the US: more than the operator's XCom cap of 1,000."""
+    with DubEmulator(customers=4_000, seed=5) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_DUB_DEFAULT", emulator.airflow_conn_json())
+        yield emulator
+
+
+def test_filtered_list_with_its_defaults_works_on_a_big_workspace(big_dub: DubEmulator) -> None:
+    us = [c for c in big_dub.customers() if c["country"] == "US"]
+    assert len(us) > 1_000  # more than max_xcom_records' default: XCom alone would fail
+    dr = run_example("dub_filtered_list")  # the defaults: every US customer, file:// under AIRFLOW_HOME
     assert task_states(dr) == {"list_customers": "success", "top_customers": "success"}
-    us = [c for c in dub.customers() if c["country"] == "US"]
-    assert len(us) > 100  # more than one page
-    assert {c["id"] for c in xcom_value(dr, "list_customers")} == {c["id"] for c in us}
+    export = xcom_value(dr, "list_customers")
+    assert export["records"] == len(us) and export["filters"] == {"country": "US"}
+    path = Path(export["uri"].removeprefix("file://"))
+    assert path.parent == Path(os.environ["AIRFLOW_HOME"]) / "dub-data" / "filtered"
+    assert sorted(json.loads(line)["id"] for line in path.read_text().splitlines()) == sorted(
+        c["id"] for c in us
+    )
     summary = xcom_value(dr, "top_customers")
     paying = sorted((c["saleAmount"] for c in us if c["saleAmount"] > 0), reverse=True)
     assert summary["customers"] == len(us)
     assert (summary["paying"], summary["revenue"]) == (len(paying), sum(paying))
     assert [c["saleAmount"] for c in summary["top"]] == paying[:5]
+
+
+def test_filtered_list_with_a_search_and_another_storage(dub: DubEmulator, storage: str) -> None:
+    target = next(c for c in dub.customers() if c["email"] and c["saleAmount"] > 0)
+    dr = run_example("dub_filtered_list", conf={"country": "", "search": target["email"], "storage": storage})
+    assert task_states(dr) == {"list_customers": "success", "top_customers": "success"}
+    assert xcom_value(dr, "list_customers")["uri"].startswith(f"{storage}/filtered/")
+    summary = xcom_value(dr, "top_customers")
+    assert (summary["customers"], summary["paying"], summary["revenue"]) == (1, 1, target["saleAmount"])
+    assert [c["id"] for c in summary["top"]] == [target["id"]]
 
 
 def _run_new_customers(

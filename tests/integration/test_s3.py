@@ -20,7 +20,7 @@ import pendulum
 import pytest
 
 from airflow_provider_dub.testing import DubEmulator, FaultKind
-from tests.integration.airflow_runs import forget_runs, run_dag, task_states, xcom_value
+from tests.integration.airflow_runs import run_dag, task_states, xcom_value
 
 ENDPOINT = os.environ.get("DUB_TEST_S3_ENDPOINT")
 CONN_ID = "aws_test"
@@ -271,16 +271,15 @@ def test_multipart_write_is_invisible_until_complete_and_aborted_on_failure(
 
 
 def test_sensor_writes_the_new_customers_to_s3(dub: DubEmulator, bucket: Bucket) -> None:
-    dag_id = "test_dub_new_customers_poke"
-    forget_runs(dag_id)  # no watermark from another test's emulator
-    since = pendulum.now("UTC").subtract(minutes=1)
-    dub.add_customers(1)
-    assert task_states(run_dag(dag_id, logical_date=since)) == {"wait_for_new": "success"}
     added = dub.add_customers(250)
     dr = run_dag(
-        dag_id,
-        conf={"cap": 100, "output_path": bucket.url("new/customers.jsonl")},
-        logical_date=since.add(seconds=1),
+        "test_dub_new_customers_poke",
+        conf={
+            "since": pendulum.now("UTC").subtract(minutes=1).isoformat(),  # not the stored watermark
+            "cap": 100,
+            "output_path": bucket.url("new/customers.jsonl"),
+        },
+        logical_date=pendulum.now("UTC"),
     )
     assert task_states(dr) == {"wait_for_new": "success"}
     result = xcom_value(dr, "wait_for_new")
