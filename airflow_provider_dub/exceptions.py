@@ -40,6 +40,14 @@ class DubPaginationError(DubError):
     """A read cannot be delivered completely in the order asked for, or lost its place."""
 
 
+class DubWarehouseError(DubError):
+    """The warehouse load (``DubCustomersToSqlOperator``) could not apply a snapshot."""
+
+
+class DubDeletedShareError(DubWarehouseError):
+    """A snapshot lacks more than ``max_deleted_share`` of the live customers; nothing was changed."""
+
+
 class DubConnectionError(DubError):
     """Dub could not be reached or did not answer properly (network, timeout, malformed reply)."""
 

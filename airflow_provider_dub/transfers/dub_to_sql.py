@@ -1,0 +1,292 @@
+"""DubCustomersToSqlOperator: a customer snapshot file merged into a warehouse table (and its history)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from contextlib import closing, suppress
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow.sdk import BaseHook, BaseOperator
+
+from airflow_provider_dub.exceptions import DubDeletedShareError, DubValidationError
+from airflow_provider_dub.transfers.settings import LoadSettings, check_settings, choose_dialect
+from airflow_provider_dub.transfers.snapshot_reader import (
+    open_snapshot_path,
+    read_batches,
+    resolve_snapshot_format,
+)
+from airflow_provider_dub.transfers.sql_dialects import Dialect, create_tables, merge_statements, staging_name
+from airflow_provider_dub.transfers.sql_history import create_history_table, history_statements
+from airflow_provider_dub.transfers.staging import load_staging
+from airflow_provider_dub.writers import asset_uri
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+#: The run's date, also for manual runs without a logical date.
+DEFAULT_SNAPSHOT_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+
+
+class _Warehouse:
+    """An open DB-API connection with what the load needs to know of it."""
+
+    def __init__(self, conn: Any, conn_type: str, placeholder: str, hook: Any, namespace: str) -> None:
+        self.conn, self.conn_type, self.placeholder, self.hook = conn, conn_type, placeholder, hook
+        self.namespace = namespace
+
+
+class DubCustomersToSqlOperator(BaseOperator):
+    """
+    Merge a snapshot of every Dub customer into a warehouse table, and optionally its history.
+
+    Dub has no ``updatedAt`` and no deletion feed, so a full snapshot (the file a
+    :class:`~airflow_provider_dub.operators.dub.DubListCustomersOperator` wrote) is the only way to
+    see changes. The file is loaded into ``<table>_staging``, then merged in one transaction with
+    set-based statements: new customers inserted, changed ones updated, customers absent from the
+    snapshot marked deleted (``deleted_at``), returning ones restored. Every row records the
+    ``snapshot_date`` of the newest snapshot applied to it and a snapshot only touches rows at most
+    as new as itself: re-runs are idempotent and a backfill never undoes a newer day. Tables are
+    created if missing. Returns (and logs) the counts, never customer data.
+
+    :param snapshot_path: the snapshot file, JSON Lines or Parquet: any ``ObjectStoragePath`` URL
+        (``file:///...``, ``s3://conn_id@bucket/key``, ...). (templated)
+    :param sql_conn_id: the warehouse: any connection whose hook is a ``DbApiHook`` (SQLite,
+        PostgreSQL, DuckDB, Snowflake, BigQuery, Databricks, Redshift). (templated)
+    :param table: ``[catalog.][schema.]name`` of the table. (templated)
+    :param history_table: if set, one row per customer version (``valid_from``, ``valid_to``,
+        ``is_current``, ``is_deleted``) is kept there. (templated)
+    :param max_deleted_share: fail, changing nothing, rather than mark more than this share (0..1)
+        of the live customers deleted at once (a wrong key or workspace would "delete" everyone).
+        (templated)
+    :param snapshot_date: the day the snapshot stands for, ``YYYY-MM-DD``; by default the run's
+        logical date (or, without one, the day it ran). (templated)
+    :param snapshot_conn_id: the object storage connection, if not in the URL. (templated)
+    :param snapshot_format: ``jsonl`` or ``parquet``; by default from the file's extension.
+    :param dialect: the SQL dialect (``sqlite``, ``postgres``, ``duckdb``, ``snowflake``,
+        ``bigquery``, ``databricks``, ``redshift``); by default from the connection's type.
+    :param merge_syntax: ``on_conflict`` (``INSERT ... ON CONFLICT``) or ``merge`` (``MERGE``); by
+        default the dialect's first (``on_conflict`` where it exists).
+    :param batch_size: rows read and staged at a time (memory does not grow with the snapshot).
+    :param sqlite_fallback_path: if set and no connection ``sql_conn_id`` exists, the warehouse is
+        this SQLite file (a default warehouse that needs no setup). (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "snapshot_path",
+        "sql_conn_id",
+        "table",
+        "history_table",
+        "max_deleted_share",
+        "snapshot_date",
+        "snapshot_conn_id",
+        "snapshot_format",
+        "dialect",
+        "merge_syntax",
+        "batch_size",
+        "sqlite_fallback_path",
+    )
+    ui_color = "#e8f4ff"
+
+    def __init__(
+        self,
+        *,
+        snapshot_path: str,
+        sql_conn_id: str,
+        table: str,
+        history_table: str | None = None,
+        max_deleted_share: float | str = 0.5,
+        snapshot_date: str = DEFAULT_SNAPSHOT_DATE,
+        snapshot_conn_id: str | None = None,
+        snapshot_format: str | None = None,
+        dialect: str | None = None,
+        merge_syntax: str | None = None,
+        batch_size: int | str = 10_000,
+        sqlite_fallback_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.snapshot_path = snapshot_path
+        self.sql_conn_id = sql_conn_id
+        self.table = table
+        self.history_table = history_table
+        self.max_deleted_share = max_deleted_share
+        self.snapshot_date = snapshot_date
+        self.snapshot_conn_id = snapshot_conn_id
+        self.snapshot_format = snapshot_format
+        self.dialect = dialect
+        self.merge_syntax = merge_syntax
+        self.batch_size = batch_size
+        self.sqlite_fallback_path = sqlite_fallback_path
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = check_settings(
+            table=self.table,
+            history_table=self.history_table,
+            snapshot_date=self.snapshot_date,
+            max_deleted_share=self.max_deleted_share,
+            batch_size=self.batch_size,
+        )
+        snapshot_format = resolve_snapshot_format(self.snapshot_format, str(self.snapshot_path or ""))
+        path = open_snapshot_path(self.snapshot_path, self.snapshot_conn_id)
+        if not isinstance(self.sql_conn_id, str) or not self.sql_conn_id:
+            raise DubValidationError("sql_conn_id", "expected a connection id", "a non-empty string")
+        if self.dialect not in (None, ""):  # a bad override fails before the connection is opened
+            choose_dialect(None, self.dialect, self.merge_syntax)
+        started = time.monotonic()
+        warehouse = self._open_warehouse()
+        with closing(warehouse.conn):
+            dialect, syntax = choose_dialect(warehouse.conn_type, self.dialect, self.merge_syntax)
+            result = self._load(warehouse, dialect, syntax, settings, path, snapshot_format)
+        result |= {
+            "snapshot": asset_uri(path),
+            "table": settings.table,
+            "history_table": settings.history_table,
+            "dialect": dialect.name,
+            "merge_syntax": syntax,
+            "duration_seconds": round(time.monotonic() - started, 3),
+        }
+        self.log.info(
+            "Merged the snapshot of %s (%d customers) into %s: inserted %d, updated %d, marked deleted %d, "
+            "restored %d, unchanged %d, kept newer %d, in %.1f s",
+            result["snapshot_date"],
+            result["records"],
+            settings.table,
+            result["inserted"],
+            result["updated"],
+            result["deleted"],
+            result["restored"],
+            result["unchanged"],
+            result["kept_newer"],
+            result["duration_seconds"],
+        )
+        self._lineage = (asset_uri(path), warehouse.namespace, settings.table)
+        return result
+
+    def _open_warehouse(self) -> _Warehouse:
+        """The warehouse's connection: the hook of ``sql_conn_id``, else the SQLite fallback file."""
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+        try:
+            connection = BaseHook.get_connection(self.sql_conn_id)
+        except AirflowNotFoundException:
+            if not self.sqlite_fallback_path:
+                raise
+            import sqlite3
+
+            self.log.info(
+                "No connection %r: the warehouse is the SQLite file %s",
+                self.sql_conn_id,
+                self.sqlite_fallback_path,
+            )
+            conn = sqlite3.connect(self.sqlite_fallback_path)
+            return _Warehouse(conn, "sqlite", "?", None, f"sqlite://{self.sqlite_fallback_path}")
+        try:
+            from airflow.providers.common.sql.hooks.sql import DbApiHook
+        except ImportError:
+            raise DubValidationError(
+                "sql_conn_id",
+                "the common SQL provider is not installed",
+                "install 'airflow-provider-dub[sql]' (apache-airflow-providers-common-sql)",
+            ) from None
+        hook = connection.get_hook()
+        if not isinstance(hook, DbApiHook):
+            raise DubValidationError(
+                "sql_conn_id",
+                f"{self.sql_conn_id!r} is a {connection.conn_type} connection, its hook no DbApiHook",
+                "a SQL database connection (sqlite, postgres, duckdb, snowflake, ...)",
+            )
+        conn = hook.get_conn()
+        if hook.supports_autocommit:  # e.g. Snowflake: one transaction for the merge, not one a statement
+            hook.set_autocommit(conn, False)
+        conn_type = connection.conn_type or ""
+        host = f"{connection.host or ''}{f':{connection.port}' if connection.port else ''}"
+        return _Warehouse(conn, conn_type, hook.placeholder, hook, f"{conn_type}://{host}")
+
+    def _load(
+        self,
+        warehouse: _Warehouse,
+        dialect: Dialect,
+        syntax: str,
+        settings: LoadSettings,
+        path: ObjectStoragePath,
+        snapshot_format: str,
+    ) -> dict[str, Any]:
+        day, table, conn = settings.snapshot_date, settings.table, warehouse.conn
+        started = time.monotonic()
+        sql = merge_statements(dialect, table, day, syntax)
+        cursor = conn if dialect.statements_on_connection else conn.cursor()
+        # Set-up and staging, committed on their own: the merge below is one transaction.
+        for statement in create_tables(dialect, table):
+            cursor.execute(statement)
+        if settings.history_table:
+            cursor.execute(create_history_table(dialect, settings.history_table))
+        cursor.execute(sql.clear_staging)
+        batches = read_batches(path, snapshot_format, day, settings.batch_size)
+        records = load_staging(conn, cursor, dialect.loader, table, warehouse.placeholder, batches)
+        if dialect.analyze_staging:
+            cursor.execute(f"ANALYZE {staging_name(table)}")
+        conn.commit()
+        self.log.info(
+            "Staged %d customers from %s in %.1f s", records, asset_uri(path), time.monotonic() - started
+        )
+        try:
+            if dialect.begin:
+                cursor.execute(dialect.begin)
+            seen, inserted, updated, restored, kept_newer = self._fetch(cursor, sql.count)
+            (live,) = self._fetch(cursor, sql.live)
+            (deleted,) = self._fetch(cursor, sql.gone)
+            if live and deleted > settings.max_deleted_share * live:
+                raise DubDeletedShareError(
+                    f"{deleted} of {live} live customers are absent from the snapshot of {day}: more than "
+                    f"max_deleted_share={settings.max_deleted_share}. Nothing changed; check the Dub "
+                    "connection, or raise max_deleted_share for this run if Dub really lost them."
+                )
+            cursor.execute(sql.upsert)
+            cursor.execute(sql.mark_deleted)
+            if settings.history_table:
+                for statement in history_statements(dialect, table, settings.history_table, day):
+                    cursor.execute(statement)
+            cursor.execute(sql.clear_staging)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            with suppress(Exception):  # the original error matters more than a failed clean-up
+                cursor.execute(sql.clear_staging)
+                conn.commit()
+            raise
+        return {
+            "snapshot_date": day,
+            "records": records,
+            "inserted": inserted,
+            "updated": updated,
+            "restored": restored,
+            "deleted": deleted,
+            "unchanged": seen - inserted - updated - restored - kept_newer,
+            "kept_newer": kept_newer,
+        }
+
+    @staticmethod
+    def _fetch(cursor: Any, statement: str) -> list[int]:
+        cursor.execute(statement)
+        return [int(value or 0) for value in cursor.fetchone()]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: input the snapshot file, output the table (and the history table)."""
+        try:
+            from airflow.providers.openlineage.extractors import OperatorLineage
+            from openlineage.client.event_v2 import Dataset
+        except ImportError:
+            return None
+        lineage = getattr(self, "_lineage", None)
+        if lineage is None:
+            return OperatorLineage()
+        uri, namespace, table = lineage
+        parts = urlsplit(uri)
+        outputs = [Dataset(namespace=namespace, name=table)]
+        if self.history_table:
+            outputs.append(Dataset(namespace=namespace, name=str(self.history_table)))
+        return OperatorLineage(
+            inputs=[Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path)], outputs=outputs
+        )

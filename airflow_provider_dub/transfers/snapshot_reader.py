@@ -1,0 +1,155 @@
+"""
+Reading a customer snapshot file (what ``DubListCustomersOperator`` wrote) in batches of staging rows.
+
+JSON Lines or Parquet, from any ``ObjectStoragePath`` (``file://``, ``s3://conn_id@bucket/key``, ...).
+Both are parsed by Arrow (C++, no Python object per value) into record batches of the staging
+table's columns; memory holds one batch at a time, whatever the number of customers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_provider_dub.exceptions import DubValidationError
+from airflow_provider_dub.transfers.sql_dialects import (
+    COLUMNS,
+    INTEGER_COLUMNS,
+    STAGING_COLUMNS,
+    TIMESTAMP_COLUMNS,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+SNAPSHOT_FORMATS = ("jsonl", "parquet")
+_FIELDS = tuple(COLUMNS.values())
+
+
+def resolve_snapshot_format(snapshot_format: str | None, url: str) -> str:
+    """
+    ``jsonl`` or ``parquet``: as given, else from the file's extension (JSON Lines by default).
+
+    :raises DubValidationError: on any other format.
+    """
+    if snapshot_format not in (None, ""):
+        if not isinstance(snapshot_format, str):
+            raise DubValidationError("snapshot_format", "expected a string", SNAPSHOT_FORMATS)
+        fmt = snapshot_format.strip().lower().lstrip(".")
+        fmt = {"json": "jsonl", "ndjson": "jsonl", "pq": "parquet"}.get(fmt, fmt)
+        if fmt not in SNAPSHOT_FORMATS:
+            raise DubValidationError(
+                "snapshot_format", f"{snapshot_format!r} is not a format the load reads", SNAPSHOT_FORMATS
+            )
+        return _with_pyarrow(fmt)
+    name = urlsplit(url).path.lower()
+    return _with_pyarrow("parquet" if name.endswith((".parquet", ".pq")) else "jsonl")
+
+
+def _with_pyarrow(snapshot_format: str) -> str:
+    try:
+        import pyarrow.json  # noqa: F401
+    except ImportError:
+        raise DubValidationError(
+            "snapshot_format",
+            f"reading {snapshot_format} snapshots needs pyarrow, which is not installed",
+            "install 'airflow-provider-dub[sql]'",
+        ) from None
+    return snapshot_format
+
+
+def open_snapshot_path(url: Any, conn_id: Any) -> ObjectStoragePath:
+    """
+    The snapshot URL as an ``ObjectStoragePath``, checked before anything is read.
+
+    :raises DubValidationError: on a non-string, scheme-less or unsupported URL.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    for name, value in (("snapshot_path", url), ("snapshot_conn_id", conn_id)):
+        if value is not None and not isinstance(value, str):
+            raise DubValidationError(name, f"expected a string, got {type(value).__name__}", "a string")
+    if not url:
+        raise DubValidationError("snapshot_path", "it is empty", "the URL of a snapshot file")
+    scheme = urlsplit(url).scheme
+    if not scheme:
+        raise DubValidationError(
+            "snapshot_path",
+            f"{url!r} has no scheme",
+            "a URL such as 'file:///data/customers.jsonl' or 's3://conn_id@bucket/key'",
+        )
+    try:
+        import fsspec
+
+        fsspec.get_filesystem_class(scheme)
+        return ObjectStoragePath(url, conn_id=conn_id or None)
+    except (ImportError, ValueError) as err:
+        raise DubValidationError(
+            "snapshot_path",
+            f"no filesystem handles the scheme {scheme!r} ({err})",
+            "'file://', or a scheme whose provider is installed (s3:// needs apache-airflow-providers-amazon[s3fs])",
+        ) from None
+
+
+def staging_schema() -> Any:
+    """The Arrow schema of staging rows: ``snapshot_date``, then Dub's fields (times as Dub's strings)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [(column, pa.int64() if column in INTEGER_COLUMNS else pa.string()) for column in STAGING_COLUMNS]
+    )
+
+
+def read_batches(path: ObjectStoragePath, snapshot_format: str, day: str, batch_size: int) -> Iterator[Any]:
+    """The snapshot as Arrow record batches of staging rows, at most ``batch_size`` rows each."""
+    import pyarrow as pa
+
+    schema = staging_schema()
+    reader = _parquet_batches if snapshot_format == "parquet" else _json_lines_batches
+    with path.open("rb") as stream:
+        for batch in reader(stream, batch_size):
+            for start in range(0, batch.num_rows, batch_size):
+                part = batch.slice(start, batch_size)
+                columns = [pa.array([day] * part.num_rows, pa.string()), *part.columns]
+                yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _dub_schema(timestamps_as: Any = None) -> Any:
+    import pyarrow as pa
+
+    def kind(column: str) -> Any:
+        if column in INTEGER_COLUMNS:
+            return pa.int64()
+        return timestamps_as if column in TIMESTAMP_COLUMNS and timestamps_as else pa.string()
+
+    return pa.schema([(field, kind(column)) for column, field in COLUMNS.items()])
+
+
+def _json_lines_batches(stream: Any, batch_size: int) -> Iterator[Any]:
+    import pyarrow.json as pj
+
+    options = pj.ParseOptions(explicit_schema=_dub_schema(), unexpected_field_behavior="ignore")
+    block = pj.ReadOptions(block_size=min(max(batch_size * 512, 1 << 20), 64 << 20))
+    yield from pj.open_json(stream, read_options=block, parse_options=options)
+
+
+def _parquet_batches(stream: Any, batch_size: int) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(stream)
+    names = parquet.schema_arrow.names
+    present = [field for field in _FIELDS if field in names]
+    for batch in parquet.iter_batches(batch_size=batch_size, columns=present):
+        columns = []
+        for field, kind in zip(_FIELDS, _dub_schema(), strict=True):
+            if field not in names:
+                columns.append(pa.nulls(batch.num_rows, kind.type))
+                continue
+            column = batch.column(field)
+            if pa.types.is_timestamp(column.type):  # Dub's format: 2026-03-04T10:00:00.000Z
+                column = pc.strftime(column.cast(pa.timestamp("ms", tz="UTC")), "%Y-%m-%dT%H:%M:%SZ")
+            columns.append(column.cast(kind.type))
+        yield pa.RecordBatch.from_arrays(columns, names=list(_FIELDS))

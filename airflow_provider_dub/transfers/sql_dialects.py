@@ -1,0 +1,263 @@
+"""
+The warehouse load's SQL, as pure statement builders (no I/O): one :class:`Dialect` per engine.
+
+The table keeps one row per customer: Dub's fields plus four dates of snapshots (first seen, last
+changed, newest applied, first absent). A snapshot is loaded into ``<table>_staging`` first; the
+statements below then merge it in a few set-based statements, in either of two families:
+
+* ``on_conflict``: ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE`` (SQLite, PostgreSQL, DuckDB);
+* ``merge``: standard ``MERGE INTO ... USING ... WHEN MATCHED / WHEN NOT MATCHED`` (PostgreSQL 15+,
+  DuckDB, Snowflake, BigQuery, Databricks, Redshift). The "only rows at most as new as the snapshot"
+  rule is a filter of the source, not a ``WHEN MATCHED AND`` condition, which Redshift lacks.
+
+The snapshot date is validated (``YYYY-MM-DD``) before it is written into a statement as a date
+literal, so the statements need no placeholders and read the same on every driver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Warehouse column -> Dub field. ``sale_amount`` is in cents; times are Dub's ISO 8601 UTC strings
+#: (kept as text in SQLite, a timestamp type elsewhere).
+COLUMNS = {
+    "id": "id",
+    "name": "name",
+    "email": "email",
+    "avatar": "avatar",
+    "external_id": "externalId",
+    "stripe_customer_id": "stripeCustomerId",
+    "country": "country",
+    "sales": "sales",
+    "sale_amount": "saleAmount",
+    "created_at": "createdAt",
+    "first_sale_at": "firstSaleAt",
+    "subscription_canceled_at": "subscriptionCanceledAt",
+}
+INTEGER_COLUMNS = ("sales", "sale_amount")
+TIMESTAMP_COLUMNS = ("created_at", "first_sale_at", "subscription_canceled_at")
+#: The staging table's columns, in the order the snapshot reader yields row values.
+STAGING_COLUMNS = ("snapshot_date", *COLUMNS)
+MERGE_SYNTAXES = ("on_conflict", "merge")
+#: How the staging table is filled: PostgreSQL's COPY, DuckDB from Arrow batches, else executemany.
+LOADERS = ("copy", "arrow", "executemany")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between engines: type names, date literals, keys, merge syntax, staging load."""
+
+    name: str
+    merge_syntaxes: tuple[str, ...]
+    text_type: str = "TEXT"
+    integer_type: str = "BIGINT"
+    timestamp_type: str = "TIMESTAMPTZ"
+    boolean_type: str = "BOOLEAN"
+    #: ``DATE '2026-03-04'`` (standard); SQLite keeps dates as text, so a plain string there.
+    typed_date_literals: bool = True
+    #: Appended to ``PRIMARY KEY (...)``; ``None``: no key clause (Databricks outside Unity Catalog).
+    key_suffix: str | None = ""
+    #: ``CREATE <this> TABLE`` for staging (PostgreSQL: UNLOGGED, no WAL for a scratch table).
+    staging_kind: str = ""
+    loader: str = "executemany"
+    #: Statement opening a transaction where the driver autocommits by default (DuckDB).
+    begin: str | None = None
+    #: Refresh the planner's statistics of the freshly loaded staging table (else PostgreSQL may
+    #: join a million rows by nested loops).
+    analyze_staging: bool = False
+    #: Run statements on the connection itself: a DuckDB cursor is a second connection, with its
+    #: own transaction, which ``conn.commit()`` would not commit.
+    statements_on_connection: bool = False
+
+    @property
+    def default_merge_syntax(self) -> str:
+        return self.merge_syntaxes[0]
+
+    def date(self, day: str) -> str:
+        """A snapshot date (already validated as ``YYYY-MM-DD``) as a literal."""
+        return f"DATE '{day}'" if self.typed_date_literals else f"'{day}'"
+
+    def column_type(self, column: str) -> str:
+        if column in INTEGER_COLUMNS:
+            return self.integer_type
+        if column in TIMESTAMP_COLUMNS:
+            return self.timestamp_type
+        return self.text_type
+
+    def primary_key(self, *columns: str) -> str:
+        if self.key_suffix is None:
+            return ""
+        return f", PRIMARY KEY ({', '.join(columns)}){self.key_suffix}"
+
+
+DIALECTS: dict[str, Dialect] = {
+    "sqlite": Dialect(
+        "sqlite", ("on_conflict",), timestamp_type="TEXT", typed_date_literals=False, begin=None
+    ),
+    "postgres": Dialect(
+        "postgres", ("on_conflict", "merge"), staging_kind="UNLOGGED ", loader="copy", analyze_staging=True
+    ),
+    "duckdb": Dialect(
+        "duckdb",
+        ("on_conflict", "merge"),
+        text_type="VARCHAR",
+        loader="arrow",
+        begin="BEGIN",
+        statements_on_connection=True,
+    ),
+    "snowflake": Dialect("snowflake", ("merge",), text_type="VARCHAR", timestamp_type="TIMESTAMP_TZ"),
+    "bigquery": Dialect(
+        "bigquery",
+        ("merge",),
+        text_type="STRING",
+        integer_type="INT64",
+        timestamp_type="TIMESTAMP",
+        boolean_type="BOOL",
+        key_suffix=" NOT ENFORCED",
+    ),
+    "databricks": Dialect(
+        "databricks", ("merge",), text_type="STRING", timestamp_type="TIMESTAMP", key_suffix=None
+    ),
+    "redshift": Dialect("redshift", ("merge",), text_type="VARCHAR(65535)"),
+}
+#: Airflow connection type -> dialect name.
+CONN_TYPE_DIALECTS = {
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "duckdb": "duckdb",
+    "snowflake": "snowflake",
+    "gcpbigquery": "bigquery",
+    "google_cloud_platform": "bigquery",
+    "databricks": "databricks",
+    "redshift": "redshift",
+}
+
+
+def exposed_name(table: str) -> str:
+    """The name a ``[catalog.][schema.]name`` table is referred to by in its own statement."""
+    return table.rsplit(".", 1)[-1]
+
+
+def staging_name(table: str) -> str:
+    return f"{table}_staging"
+
+
+def create_tables(dialect: Dialect, table: str) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` for the table and its staging table."""
+    data = ", ".join(f"{column} {dialect.column_type(column)}" for column in COLUMNS)
+    bookkeeping = (
+        "first_seen_date DATE NOT NULL, updated_date DATE NOT NULL, snapshot_date DATE NOT NULL, "
+        "deleted_at DATE"
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} ({data}, {bookkeeping}{dialect.primary_key('id')})",
+        f"CREATE {dialect.staging_kind}TABLE IF NOT EXISTS {staging_name(table)} "
+        f"(snapshot_date DATE NOT NULL, {data}{dialect.primary_key('snapshot_date', 'id')})",
+    ]
+
+
+def insert_staging(table: str, placeholder: str) -> str:
+    """The parameterised insert of one staging row (for ``executemany``)."""
+    values = ", ".join([placeholder] * len(STAGING_COLUMNS))
+    return f"INSERT INTO {staging_name(table)} ({', '.join(STAGING_COLUMNS)}) VALUES ({values})"
+
+
+def copy_staging(table: str) -> str:
+    """PostgreSQL's ``COPY ... FROM STDIN`` into the staging table."""
+    return f"COPY {staging_name(table)} ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
+
+
+def changed(old: str, new: str) -> str:
+    """
+    SQL: a customer's data differs between the rows ``old`` and ``new`` (NULL-safe).
+
+    The anonymous-name rule: Dub gives a customer with neither name nor email a new random name on
+    every request (and a real name without email looks the same), so for a customer with no email
+    before and after, a name change is no change.
+    """
+
+    def differs(column: str) -> str:
+        a, b = f"{old}.{column}", f"{new}.{column}"
+        return f"({a} <> {b} OR ({a} IS NULL) <> ({b} IS NULL))"
+
+    name = f"({differs('name')} AND NOT ({old}.email IS NULL AND {new}.email IS NULL))"
+    return "(" + " OR ".join([*(differs(c) for c in COLUMNS if c not in ("id", "name")), name]) + ")"
+
+
+@dataclass(frozen=True)
+class MergeStatements:
+    """The statements of one merge, in the order the operator runs them."""
+
+    clear_staging: str
+    count: str
+    live: str
+    gone: str
+    upsert: str
+    mark_deleted: str
+
+
+def merge_statements(dialect: Dialect, table: str, day: str, syntax: str | None = None) -> MergeStatements:
+    """
+    The merge of the staged snapshot of ``day`` into ``table``.
+
+    ``count`` returns (seen, inserted, updated, restored, kept_newer); ``live`` the live rows;
+    ``gone`` how many live rows the snapshot would mark deleted (the guard's figure).
+    """
+    syntax = syntax or dialect.default_merge_syntax
+    if syntax not in dialect.merge_syntaxes:
+        raise ValueError(f"{dialect.name} has no {syntax!r} merge; it has {dialect.merge_syntaxes}")
+    d, staging, own = dialect.date(day), staging_name(table), exposed_name(table)
+    in_snapshot = f"SELECT 1 FROM {staging} stg WHERE stg.snapshot_date = {d} AND stg.id = {own}.id"
+    return MergeStatements(
+        clear_staging=f"DELETE FROM {staging} WHERE snapshot_date = {d}",
+        count="SELECT COUNT(stg.id), "
+        "COALESCE(SUM(CASE WHEN tgt.id IS NULL THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN tgt.snapshot_date <= {d} AND tgt.deleted_at IS NULL "
+        f"AND {changed('tgt', 'stg')} THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN tgt.snapshot_date <= {d} AND tgt.deleted_at IS NOT NULL THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN tgt.snapshot_date > {d} THEN 1 ELSE 0 END), 0) "
+        f"FROM {staging} stg LEFT JOIN {table} tgt ON tgt.id = stg.id WHERE stg.snapshot_date = {d}",
+        live=f"SELECT COUNT(*) FROM {table} WHERE deleted_at IS NULL",
+        gone=f"SELECT COUNT(*) FROM {table} WHERE deleted_at IS NULL AND snapshot_date <= {d} "
+        f"AND NOT EXISTS ({in_snapshot})",
+        upsert=(_on_conflict if syntax == "on_conflict" else _merge)(table, d),
+        mark_deleted=f"UPDATE {table} SET deleted_at = {d}, updated_date = {d}, snapshot_date = {d} "
+        f"WHERE deleted_at IS NULL AND snapshot_date <= {d} AND NOT EXISTS ({in_snapshot})",
+    )
+
+
+def _touched(old: str, new: str) -> str:
+    """SQL: the row counts as updated (restored, or its data changed)."""
+    return f"{old}.deleted_at IS NOT NULL OR {changed(old, new)}"
+
+
+def _on_conflict(table: str, d: str) -> str:
+    data = ", ".join(COLUMNS)
+    return (
+        f"INSERT INTO {table} AS tgt ({data}, first_seen_date, updated_date, snapshot_date) "
+        f"SELECT {data}, snapshot_date, snapshot_date, snapshot_date FROM {staging_name(table)} "
+        f"WHERE snapshot_date = {d} ON CONFLICT (id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+        + f", updated_date = CASE WHEN {_touched('tgt', 'excluded')} THEN excluded.snapshot_date "
+        "ELSE tgt.updated_date END, snapshot_date = excluded.snapshot_date, deleted_at = NULL "
+        "WHERE tgt.snapshot_date <= excluded.snapshot_date"
+    )
+
+
+def _merge(table: str, d: str) -> str:
+    staged = ", ".join(f"stg.{c}" for c in STAGING_COLUMNS)
+    source = (
+        f"SELECT {staged} FROM {staging_name(table)} stg LEFT JOIN {table} cur ON cur.id = stg.id "
+        f"WHERE stg.snapshot_date = {d} AND (cur.id IS NULL OR cur.snapshot_date <= {d})"
+    )
+    return (
+        f"MERGE INTO {table} tgt USING ({source}) src ON tgt.id = src.id "
+        "WHEN MATCHED THEN UPDATE SET "
+        + ", ".join(f"{c} = src.{c}" for c in COLUMNS if c != "id")
+        + f", updated_date = CASE WHEN {_touched('tgt', 'src')} THEN src.snapshot_date "
+        "ELSE tgt.updated_date END, snapshot_date = src.snapshot_date, deleted_at = NULL "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(COLUMNS)}, first_seen_date, updated_date, snapshot_date) "
+        f"VALUES ({', '.join(f'src.{c}' for c in COLUMNS)}, src.snapshot_date, src.snapshot_date, "
+        "src.snapshot_date)"
+    )
