@@ -48,7 +48,13 @@ def dub(emulator: DubEmulator, monkeypatch: pytest.MonkeyPatch) -> DubEmulator:
 class _TaskInstance:
     """What the sensor's poke needs of a task instance outside a DAG run: no earlier watermark."""
 
+    dag_id = "test_dub_bad_input"
+    task_id = "wait"
+    run_id = "manual__bad_input"
     map_index = -1
+
+    def get_ti_count(self, **kwargs: Any) -> int:
+        return 0  # no earlier successful run: the sensor's WatermarkStore reads nothing
 
     def xcom_pull(self, **kwargs: Any) -> None:
         return None
