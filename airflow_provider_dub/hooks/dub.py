@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -37,14 +36,15 @@ from airflow_provider_dub.get_provider_info import (
 from airflow_provider_dub.protocol import (
     ParallelReadPlan,
     ReadPlan,
-    RequestPacer,
     RetryLoop,
     RetryPolicy,
+    WindowPacer,
     build_count_query,
     build_list_query,
     build_read_plan,
     error_from_response,
     is_top_read,
+    pacer_for,
     parse_count,
     parse_count_groups,
     parse_customer_page,
@@ -246,7 +246,6 @@ class DubHook(BaseHook):
             requests_per_minute = as_integer("requests_per_minute", requests_per_minute, 0)
         self._max_retry_seconds = max_retry_seconds
         self._requests_per_minute = requests_per_minute
-        self._pacer_lock = threading.Lock()
         self._rng = random.Random()
         #: Requests sent by this hook (every attempt, retries included).
         self.request_count = 0
@@ -265,8 +264,11 @@ class DubHook(BaseHook):
         return RetryPolicy(max_retry_seconds=self.settings.max_retry_seconds)
 
     @cached_property
-    def pacer(self) -> RequestPacer:
-        return RequestPacer(self.settings.requests_per_minute)
+    def pacer(self) -> WindowPacer | None:
+        """The key's rate-limit pacer, shared by every hook of the process; ``None`` when pacing is off."""
+        if not self.settings.requests_per_minute:
+            return None
+        return pacer_for(self.settings.base_url, self.settings.api_key, self.settings.requests_per_minute)
 
     def get_conn(self) -> requests.Session:
         """The hook's one ``requests.Session``, authenticated."""
@@ -285,10 +287,9 @@ class DubHook(BaseHook):
 
     # -- transport ----------------------------------------------------------------------------------
 
-    def _wait_for_slot(self) -> None:
-        with self._pacer_lock:
-            delay = self.pacer.reserve(time.monotonic())
-        if delay > 0:
+    def _wait_for_slot(self, retries: RetryLoop) -> None:
+        """Sleep until the slot the pacer books for this attempt (Dub's window admits it there)."""
+        while (delay := retries.wait_before_send(time.time())) > 0:
             time.sleep(delay)
 
     def _get(
@@ -297,24 +298,27 @@ class DubHook(BaseHook):
         """
         Send ``GET path?query`` until it succeeds or the retry budget is spent; return ``parse(body)``.
 
-        400/401/403/404/422 fail at once; 429 waits for the window Dub names; 5xx, timeouts, dropped
-        connections and malformed bodies back off exponentially with jitter.
+        400/401/403/404/422 fail at once; 429 waits until Dub's window can admit the request again
+        (:mod:`~airflow_provider_dub.protocol.pacer`); 5xx, timeouts, dropped connections and malformed
+        bodies back off exponentially with jitter.
         """
-        retries = RetryLoop(policy or self.retry_policy, self._rng)
+        retries = RetryLoop(policy or self.retry_policy, self._rng, pacer=self.pacer)
         url = f"{self.settings.base_url}{path}"
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         while True:
-            self._wait_for_slot()
-            self.request_count += 1
-            self.log.debug("Dub GET %s %s (attempt %d)", path, query, retries.attempts + 1)
             status: int | None = None
             headers: dict[str, str] = {}
+            sent = time.time()
             try:
+                self._wait_for_slot(retries)
+                self.request_count += 1
+                self.log.debug("Dub GET %s %s (attempt %d)", path, query, retries.attempts + 1)
+                sent = time.time()
                 response = self.get_conn().get(url, params=query, timeout=timeout)
                 status = response.status_code
+                headers = dict(response.headers)
                 if status < 400:
                     return parse(response.content)
-                headers = dict(response.headers)
                 error: DubError = error_from_response(status, response.content)
             except _transport_errors() as exc:
                 status = None
@@ -324,6 +328,8 @@ class DubHook(BaseHook):
             except DubConnectionError as exc:  # a 2xx whose body is not what Dub sends
                 status = None
                 error = exc
+            finally:
+                retries.answered(status, headers, sent, time.time())
             delay = retries.delay_after(status, headers, time.time())
             if delay is None:
                 raise retries.give_up(error)
@@ -334,9 +340,6 @@ class DubHook(BaseHook):
                 retries.attempts,
                 delay,
             )
-            if status == 429:
-                with self._pacer_lock:
-                    self.pacer.hold_until(time.monotonic() + delay)
             time.sleep(delay)
 
     # -- API ----------------------------------------------------------------------------------------

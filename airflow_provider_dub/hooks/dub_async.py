@@ -20,10 +20,11 @@ from airflow_provider_dub.hooks.dub import (
 )
 from airflow_provider_dub.protocol import (
     ReadPlan,
-    RequestPacer,
     RetryLoop,
     RetryPolicy,
+    WindowPacer,
     error_from_response,
+    pacer_for,
     parse_customer_page,
 )
 
@@ -48,8 +49,7 @@ class DubAsyncHook(BaseHook):
         self.dub_conn_id = dub_conn_id
         self._settings: DubConnectionSettings | None = None
         self._client: httpx.AsyncClient | None = None
-        self._pacer: RequestPacer | None = None
-        self._pacer_lock = asyncio.Lock()
+        self._pacer: WindowPacer | None = None
         self._rng = random.Random()
         self.request_count = 0
 
@@ -66,7 +66,8 @@ class DubAsyncHook(BaseHook):
                 headers=request_headers(settings),
                 timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             )
-            self._pacer = RequestPacer(settings.requests_per_minute)
+            if settings.requests_per_minute:  # the same pacer as DubHook's for this key
+                self._pacer = pacer_for(settings.base_url, settings.api_key, settings.requests_per_minute)
         return self._client
 
     async def close(self) -> None:
@@ -75,29 +76,30 @@ class DubAsyncHook(BaseHook):
             await self._client.aclose()
             self._client = None
 
-    async def _wait_for_slot(self) -> None:
-        assert self._pacer is not None
-        async with self._pacer_lock:
-            delay = self._pacer.reserve(time.monotonic())
-        if delay > 0:
+    async def _wait_for_slot(self, retries: RetryLoop) -> None:
+        while (delay := retries.wait_before_send(time.time())) > 0:
             await asyncio.sleep(delay)
 
     async def get(self, path: str, query: dict[str, str], parse: Callable[[bytes], T]) -> T:
         """``GET path?query`` with :class:`DubHook`'s retry rules; return ``parse(body)``."""
         client = await self._get_client()
         settings = await self.get_settings()
-        retries = RetryLoop(RetryPolicy(max_retry_seconds=settings.max_retry_seconds), self._rng)
+        retries = RetryLoop(
+            RetryPolicy(max_retry_seconds=settings.max_retry_seconds), self._rng, pacer=self._pacer
+        )
         while True:
-            await self._wait_for_slot()
-            self.request_count += 1
             status: int | None = None
             headers: dict[str, str] = {}
+            sent = time.time()
             try:
+                await self._wait_for_slot(retries)
+                self.request_count += 1
+                sent = time.time()
                 response = await client.get(f"{settings.base_url}{path}", params=query)
                 status = response.status_code
+                headers = dict(response.headers)
                 if status < 400:
                     return parse(response.content)
-                headers = dict(response.headers)
                 error: DubError = error_from_response(status, response.content)
             except httpx.TransportError as exc:
                 status = None
@@ -107,13 +109,12 @@ class DubAsyncHook(BaseHook):
             except DubConnectionError as exc:
                 status = None
                 error = exc
+            finally:
+                retries.answered(status, headers, sent, time.time())
             delay = retries.delay_after(status, headers, time.time())
             if delay is None:
                 raise retries.give_up(error)
             self.log.warning("Dub GET %s failed (%s); retrying in %.2f s", path, error, delay)
-            if status == 429 and self._pacer is not None:
-                async with self._pacer_lock:
-                    self._pacer.hold_until(time.monotonic() + delay)
             await asyncio.sleep(delay)
 
     async def run_plan(self, plan: ReadPlan) -> AsyncIterator[list[dict[str, Any]]]:

@@ -56,7 +56,8 @@ def open_output_path(url: str, conn_id: str | None) -> ObjectStoragePath:
 
         fsspec.get_filesystem_class(scheme)
         # An empty (templated) conn id means none: the URL's own "scheme://conn_id@..." then applies.
-        return ObjectStoragePath(url, conn_id=conn_id or None)
+        # Not passed at all then: Airflow 3.1 lets an explicit conn_id=None override the URL's.
+        return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
     except (ImportError, ValueError) as err:
         raise DubValidationError(
             "output_path",

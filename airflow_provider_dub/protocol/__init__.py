@@ -10,6 +10,7 @@ customers of an ordered read (:mod:`.top`), what an error means and how long to 
 from __future__ import annotations
 
 from airflow_provider_dub.protocol.new_customers import NewCustomersPlan, Watermark
+from airflow_provider_dub.protocol.pacer import WindowPacer, pacer_for
 from airflow_provider_dub.protocol.pagination import CustomerReadPlan, ReadPlan
 from airflow_provider_dub.protocol.parallel import ParallelReadPlan
 from airflow_provider_dub.protocol.params import (
@@ -30,7 +31,6 @@ from airflow_provider_dub.protocol.responses import (
     parse_customer_page,
 )
 from airflow_provider_dub.protocol.retry import (
-    RequestPacer,
     RetryLoop,
     RetryPolicy,
     retry_delay,
@@ -48,17 +48,18 @@ __all__ = [
     "NewCustomersPlan",
     "ParallelReadPlan",
     "ReadPlan",
-    "RequestPacer",
     "RetryLoop",
     "RetryPolicy",
     "TopCustomers",
     "Watermark",
+    "WindowPacer",
     "build_count_query",
     "build_list_query",
     "build_new_customers_plan",
     "build_read_plan",
     "error_from_response",
     "is_top_read",
+    "pacer_for",
     "parse_count",
     "parse_count_groups",
     "parse_customer_page",

@@ -1,4 +1,4 @@
-"""When to retry, how long to wait, and how fast to send: pure arithmetic on times and headers."""
+"""When to retry and how long to wait: pure arithmetic on times and headers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_dub.protocol.pacer import Booking, WindowPacer
 
 #: Dub's rate-limit window is one minute; a wait longer than this means a header we misread.
 MAX_RATE_LIMIT_WAIT = 65.0
 #: Added to a rate-limit wait so the retry lands after the window has moved on.
 RATE_LIMIT_MARGIN = 0.05
-#: The share of the plan's limit the pacer allows, leaving room for clock skew and fencepost counting.
-PACER_SAFETY = 0.98
 
 _EPOCH_MS_THRESHOLD = 1e11  # numbers above this are epoch milliseconds (year 1973 in ms, 5138 in s)
 _EPOCH_S_THRESHOLD = 1e9  # numbers above this (and below the one above) are epoch seconds
@@ -87,6 +89,7 @@ def retry_delay(
     waited: float,
     now: float,
     rng: random.Random,
+    rate_limit_wait: float | None = None,
 ) -> float | None:
     """
     How long to wait before trying a failed request again, or ``None`` to give up.
@@ -96,14 +99,17 @@ def retry_delay(
     :param headers: the failed response's headers (empty for a network failure).
     :param attempt: how many attempts have failed so far, from 1.
     :param waited: seconds already spent waiting on earlier retries of this request.
+    :param rate_limit_wait: for a 429, the wait the rate-limit pacer booked (instead of the headers').
     """
     if status_code is not None and status_code != 429 and status_code < 500:
         return None
     delay: float | None = None
     if status_code == 429:
-        delay = wait_from_headers(headers, now)
-        if delay is not None:
-            delay += RATE_LIMIT_MARGIN
+        delay = rate_limit_wait
+        if delay is None:
+            delay = wait_from_headers(headers, now)
+            if delay is not None:
+                delay += RATE_LIMIT_MARGIN
     if delay is None:
         delay = backoff_seconds(policy, attempt, rng)
     if waited + delay > policy.max_retry_seconds:
@@ -111,53 +117,66 @@ def retry_delay(
     return delay
 
 
-class RequestPacer:
-    """
-    Spaces requests evenly so that one client stays under the plan's per-minute limit.
-
-    Dub's 200 responses carry no rate-limit headers, so the client cannot see the window filling:
-    it keeps to ``requests_per_minute`` (times :data:`PACER_SAFETY`) itself. Not thread-safe: the
-    caller holds a lock around :meth:`reserve`.
-
-    :param requests_per_minute: the plan's limit; ``None`` or 0 turns pacing off.
-    """
-
-    def __init__(self, requests_per_minute: float | None) -> None:
-        self.interval = 60.0 / (requests_per_minute * PACER_SAFETY) if requests_per_minute else 0.0
-        self._next_slot = 0.0
-
-    def reserve(self, now: float) -> float:
-        """Book the next send slot; return how long to wait until it (0 when it is now)."""
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + self.interval
-        return slot - now
-
-    def hold_until(self, moment: float) -> None:
-        """Send nothing before ``moment`` (after a 429, the whole client waits for the window)."""
-        self._next_slot = max(self._next_slot, moment)
-
-
 class RetryLoop:
     """
     The retry bookkeeping of one request, shared by the sync hook and the async trigger.
 
-    The transport sends; on a failure it asks :meth:`delay_after` how long to sleep, and when the
-    answer is ``None`` it raises :meth:`give_up`'s error, which says how long it tried.
+    For each attempt the transport waits :meth:`wait_before_send` (the pacer's slot), sends, and
+    reports the outcome to :meth:`answered` (always, even when the attempt raised). On a failure it
+    asks :meth:`delay_after` how long to sleep, and when the answer is ``None`` it raises
+    :meth:`give_up`'s error, which says how long it tried.
 
     :param policy: the retry policy.
     :param rng: the source of jitter.
     :param clock: a monotonic clock, for the time spent since the first failure.
+    :param pacer: the key's rate-limit pacer; ``None``: no pacing, 429s wait for Dub's reset.
     """
 
     def __init__(
-        self, policy: RetryPolicy, rng: random.Random, clock: Callable[[], float] = time.monotonic
+        self,
+        policy: RetryPolicy,
+        rng: random.Random,
+        clock: Callable[[], float] = time.monotonic,
+        pacer: WindowPacer | None = None,
     ) -> None:
         self.policy = policy
         self.rng = rng
         self.clock = clock
+        self.pacer = pacer
         self.attempts = 0
+        self.throttled = 0
         self.waited = 0.0
         self.first_failure: float | None = None
+        self._booking: Booking | None = None
+        self._retry_booking: Booking | None = None
+
+    def wait_before_send(self, now: float) -> float:
+        """
+        Book this attempt's slot with the pacer; the seconds until it (``now``: ``time.time()``).
+
+        The transport sleeps that long and asks again, until the answer is 0: a slot that came due
+        is confirmed first, and moved if other clients' traffic showed up meanwhile.
+        """
+        if self.pacer is None:
+            return 0.0
+        if self._booking is None:
+            self._booking = self.pacer.reserve(now)
+        elif self._booking.at <= now:
+            self._booking = self.pacer.confirm(self._booking, now)
+        return max(0.0, self._booking.at - now)
+
+    def answered(
+        self, status_code: int | None, headers: Mapping[str, str], sent: float, received: float
+    ) -> None:
+        """Tell the pacer how the attempt ended (``status_code`` ``None``: no HTTP answer)."""
+        booking, self._booking = self._booking, None
+        if status_code == 429:
+            self.throttled += 1
+        if self.pacer is None or booking is None:
+            return
+        self.pacer.finish(booking, sent=sent, received=received, status=status_code, headers=headers)
+        if status_code == 429:
+            self._retry_booking = self.pacer.book_retry(received, headers, self.throttled)
 
     def delay_after(self, status_code: int | None, headers: Mapping[str, str], now: float) -> float | None:
         """Count a failed attempt; return the wait before the next one, or ``None`` to give up."""
@@ -165,6 +184,7 @@ class RetryLoop:
         moment = self.clock()
         if self.first_failure is None:
             self.first_failure = moment
+        retry_booking, self._retry_booking = self._retry_booking, None
         # The budget covers the retried attempts too: a request that times out after the read
         # timeout each time must not get budget / backoff attempts of a read timeout each.
         spent = max(self.waited, moment - self.first_failure)
@@ -176,7 +196,13 @@ class RetryLoop:
             waited=spent,
             now=now,
             rng=self.rng,
+            rate_limit_wait=None if retry_booking is None else max(0.0, retry_booking.at - now),
         )
+        if retry_booking is not None and self.pacer is not None:
+            if delay is None:
+                self.pacer.cancel(retry_booking)
+            else:
+                self._booking = retry_booking  # the retry goes in the slot booked for it
         if delay is not None:
             self.waited += delay
         return delay

@@ -31,7 +31,7 @@ from airflow_provider_dub.exceptions import (
 )
 from airflow_provider_dub.hooks import dub as dub_module
 from airflow_provider_dub.hooks.dub import DubHook
-from airflow_provider_dub.protocol.retry import PACER_SAFETY
+from airflow_provider_dub.protocol.pacer import WINDOW_SECONDS, forget_pacers
 
 KEY = "dub_testkey123456789012345678"
 BASE = "https://api.example.test"
@@ -81,6 +81,14 @@ class FakeClock:
     def epoch_ms(self, after: float) -> str:
         """Dub's ``Retry-After``: the end of the window, Unix time in milliseconds."""
         return str(int(self.wall * 1000 + after * 1000))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pacers():
+    """Every test starts with no requests in the key's shared window (the fake clock restarts)."""
+    forget_pacers()
+    yield
+    forget_pacers()
 
 
 @pytest.fixture
@@ -334,7 +342,8 @@ def test_429_epoch_ms_is_not_read_as_seconds(hook, requests_mock, clock):
     assert clock.sleeps == [pytest.approx(1.55, abs=0.05)]
 
 
-def test_429_with_a_far_reset_is_capped_at_about_a_minute(hook, requests_mock, clock):
+def test_429_with_a_far_reset_waits_for_the_next_minute_at_most(hook, requests_mock, clock):
+    """A reset an hour away is a misread header: Dub's window is a minute, epoch-aligned."""
     requests_mock.get(
         CUSTOMERS,
         [
@@ -342,9 +351,11 @@ def test_429_with_a_far_reset_is_capped_at_about_a_minute(hook, requests_mock, c
             {"status_code": 200, "json": PAGE},
         ],
     )
+    minute_left = WINDOW_SECONDS - clock.wall % WINDOW_SECONDS
     assert hook.list_customers() == PAGE
     assert len(clock.sleeps) == 1
-    assert 60.0 <= clock.sleeps[0] <= 70.0
+    # the start of the next minute, plus the clock skew assumed before any Date header
+    assert minute_left <= clock.sleeps[0] <= minute_left + 1.1
 
 
 def test_429_without_headers_backs_off(hook, requests_mock, clock):
@@ -502,15 +513,27 @@ def test_hook_argument_overrides_the_retry_budget(make_hook, requests_mock, cloc
 # -- pacing -----------------------------------------------------------------------------------------------
 
 
-def test_requests_are_paced_to_the_rate_limit(make_hook, requests_mock, clock):
+def test_an_idle_key_sends_its_budget_at_once_then_waits_for_the_window(make_hook, requests_mock, clock):
     hook = make_hook(extra={"requests_per_minute": 60})
     requests_mock.get(CUSTOMERS, json=PAGE)
+    for _ in range(59):  # 60 a minute, one kept as a safety margin
+        hook.list_customers()
+    assert clock.sleeps == []
+    minute_left = WINDOW_SECONDS - clock.wall % WINDOW_SECONDS
     hook.list_customers()
-    hook.list_customers()
-    hook.list_customers()
-    assert requests_mock.call_count == 3
-    # 60 a minute with a safety margin: a little over a second apart
-    assert clock.sleeps == [pytest.approx(60 / (60 * PACER_SAFETY))] * 2
+    # the minute is full: the next one goes when the next minute starts (plus the unknown clock skew)
+    assert clock.sleeps == [pytest.approx(minute_left + 1.0, abs=0.01)]
+    assert requests_mock.call_count == 60
+
+
+def test_two_hooks_on_one_key_share_the_window(make_hook, requests_mock, clock):
+    first, second = make_hook(extra={"requests_per_minute": 60}), make_hook(extra={"requests_per_minute": 60})
+    assert first.pacer is second.pacer
+    assert "dub_" not in repr(first.pacer)
+    requests_mock.get(CUSTOMERS, json=PAGE)
+    for hook in [first, second] * 30:
+        hook.list_customers()
+    assert len(clock.sleeps) == 1  # the 60th request of the two waits for the next minute
 
 
 def test_pacing_off_with_zero_in_the_hook(make_hook, requests_mock, clock):

@@ -1,8 +1,7 @@
-"""Retry arithmetic: reading Dub's rate-limit headers, backoff, the retry budget and request pacing."""
+"""Retry arithmetic: reading Dub's rate-limit headers, backoff and the retry budget (pacing: test_pacer.py)."""
 
 from __future__ import annotations
 
-import itertools
 import random
 from email.utils import formatdate
 
@@ -11,9 +10,7 @@ from requests.structures import CaseInsensitiveDict
 
 from airflow_provider_dub.protocol.retry import (
     MAX_RATE_LIMIT_WAIT,
-    PACER_SAFETY,
     RATE_LIMIT_MARGIN,
-    RequestPacer,
     RetryPolicy,
     parse_wait_value,
     retry_delay,
@@ -276,92 +273,6 @@ def test_default_policy():
     assert policy.max_retry_seconds == 300.0
     assert policy.backoff_base == 0.5
     assert policy.backoff_cap == 30.0
-
-
-# -- RequestPacer ---------------------------------------------------------------------------------------
-
-
-def test_pacer_interval():
-    pacer = RequestPacer(60)
-    assert pacer.interval == pytest.approx(60.0 / (60 * PACER_SAFETY))
-    assert 0.8 <= PACER_SAFETY < 1.0
-
-
-def test_first_request_goes_at_once():
-    assert RequestPacer(1200).reserve(5.0) == 0.0
-
-
-def test_back_to_back_requests_are_spaced():
-    pacer = RequestPacer(60)
-    interval = 60.0 / (60 * PACER_SAFETY)
-    assert pacer.reserve(100.0) == 0.0
-    assert pacer.reserve(100.0) == pytest.approx(interval)
-    assert pacer.reserve(100.0) == pytest.approx(2 * interval)
-    # the caller sent the first of them and came back half an interval later
-    assert pacer.reserve(100.0 + interval / 2) == pytest.approx(2.5 * interval)
-
-
-def test_requests_already_spaced_do_not_wait():
-    pacer = RequestPacer(60)
-    interval = pacer.interval
-    assert pacer.reserve(10.0) == 0.0
-    assert pacer.reserve(10.0 + interval) == pytest.approx(0.0)
-    assert pacer.reserve(10.0 + 5 * interval) == 0.0
-
-
-def test_idle_time_is_not_banked():
-    pacer = RequestPacer(60)
-    assert pacer.reserve(0.0) == 0.0
-    assert pacer.reserve(1000.0) == 0.0  # long idle
-    assert pacer.reserve(1000.0) == pytest.approx(pacer.interval)  # no burst allowed after it
-
-
-@pytest.mark.parametrize("rpm", [60, 600, 1200, 3000])
-def test_no_window_of_a_minute_holds_more_than_the_limit(rpm):
-    pacer = RequestPacer(rpm)
-    now = 50.0
-    sends = []
-    for _ in range(3 * rpm):
-        now += pacer.reserve(now)
-        sends.append(now)
-    assert all(b >= a for a, b in itertools.pairwise(sends))
-    j = 0
-    for i, start in enumerate(sends):
-        while j < len(sends) and sends[j] < start + 60.0:
-            j += 1
-        assert j - i <= rpm
-    # and the pacer does not throttle far below the limit either
-    assert sends[-1] - sends[0] == pytest.approx((3 * rpm - 1) * 60.0 / (rpm * PACER_SAFETY))
-
-
-@pytest.mark.parametrize("rpm", [None, 0])
-def test_pacing_off(rpm):
-    pacer = RequestPacer(rpm)
-    assert pacer.interval == 0.0
-    assert [pacer.reserve(7.0) for _ in range(5)] == [0.0] * 5
-
-
-def test_hold_until_delays_the_next_slot():
-    pacer = RequestPacer(60)
-    pacer.hold_until(200.0)
-    assert pacer.reserve(150.0) == pytest.approx(50.0)
-    assert pacer.reserve(150.0) == pytest.approx(50.0 + pacer.interval)
-    assert pacer.reserve(260.0) == 0.0
-
-
-def test_hold_until_never_moves_a_booked_slot_earlier():
-    pacer = RequestPacer(60)
-    pacer.reserve(100.0)
-    pacer.reserve(100.0)  # next slot now at 100 + 2 intervals
-    pacer.hold_until(100.5)
-    assert pacer.reserve(100.0) == pytest.approx(2 * pacer.interval)
-
-
-def test_hold_until_applies_even_with_pacing_off():
-    pacer = RequestPacer(None)
-    pacer.hold_until(30.0)
-    assert pacer.reserve(10.0) == pytest.approx(20.0)
-    assert pacer.reserve(31.0) == 0.0
 
 
 # -- RetryLoop (the bookkeeping the hook and the trigger share) --------------------------------------------
