@@ -2,7 +2,7 @@
 The ways to read every Dub customer that the benchmark compares, each run in its own process.
 
 Every contender reads ``DUB_URL`` with ``DUB_API_KEY`` and prints one JSON line: the ids it returned
-(counted, not listed), its wall time and its peak RSS. Run as ``python -m benchmarks.contenders NAME``.
+(counted, not listed), its wall time, when it started (epoch seconds) and its peak RSS. Run as ``python -m benchmarks.contenders NAME``.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def main(name: str) -> None:
     for module in WARM_UP[name]:
         importlib.import_module(module)
     ids_path = os.environ.get("DUB_IDS_OUT")
+    started_at = time.time()
     started = time.monotonic()
     ids = list(CONTENDERS[name]())
     wall = time.monotonic() - started
@@ -126,7 +127,7 @@ def main(name: str) -> None:
         with open(ids_path, "w") as out:
             out.write("\n".join(ids))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"records": len(ids), "wall": wall, "peak_rss_mb": peak_mb}))
+    print(json.dumps({"records": len(ids), "wall": wall, "started": started_at, "peak_rss_mb": peak_mb}))
 
 
 if __name__ == "__main__":
