@@ -3,9 +3,10 @@
 # mode, in its own small virtualenv (.venvs/moto), so its web framework and its boto pins stay out of
 # the Airflow environments (scripts/test.sh runs services before it creates those).
 #
-# Installs moto[server] into .venvs/moto when missing (with .venvs/tools/bin/uv if it is there, else
-# python3's venv and pip), then starts `moto_server` on 127.0.0.1 in the background unless a moto
-# server already answers on the port, and waits until it answers. Idempotent and quick when running.
+# Installs moto[server] into .venvs/moto when missing (with uv from .venvs/tools, installed there
+# first if needed, as scripts/venv.sh does), then starts `moto_server` on 127.0.0.1 in the background
+# unless a moto server already answers on the port, and waits until it answers. Idempotent, and quick
+# when the server is running.
 #
 # stdout: only `export NAME=value` lines, for `eval "$(bash scripts/services/moto.sh)"` (scripts/test.sh
 # does that); everything else goes to stderr. The server's own output goes to its log file.
@@ -21,22 +22,24 @@ MOTO_REQUIREMENT="moto[server]>=5.1,<6"
 ENDPOINT="http://127.0.0.1:$PORT"
 log() { echo "moto.sh: $*" >&2; }
 
-# moto's own API answers only on a moto server: another program on the port is not mistaken for one.
+# S3's ListBuckets answer (moto does not check signatures): another program on the port is not taken
+# for the server. Not moto's /moto-api/data.json, which fails once a bucket was deleted.
 answers() { "$VENV/bin/python" - "$ENDPOINT" <<'EOF' >/dev/null 2>&1; }
 import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=2) as response:
-    sys.exit(0 if response.status == 200 else 1)
+with urllib.request.urlopen(sys.argv[1] + "/", timeout=2) as response:
+    sys.exit(0 if response.status == 200 and b"ListAllMyBucketsResult" in response.read() else 1)
 EOF
 
 if [ ! -x "$VENV/bin/moto_server" ]; then
-  log "installing $MOTO_REQUIREMENT into $VENV"
-  if [ -x "$ROOT/.venvs/tools/bin/uv" ]; then
-    "$ROOT/.venvs/tools/bin/uv" venv --quiet --python "${PYTHON:-python3}" "$VENV" >&2
-    VIRTUAL_ENV="$VENV" "$ROOT/.venvs/tools/bin/uv" pip install --quiet "$MOTO_REQUIREMENT" >&2
-  else
-    "${PYTHON:-python3}" -m venv "$VENV" >&2
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$MOTO_REQUIREMENT" >&2
+  TOOLS="$ROOT/.venvs/tools"
+  if [ ! -x "$TOOLS/bin/uv" ]; then  # as scripts/venv.sh does (which then reuses it): pip alone is slow
+    log "installing uv (fast resolver) into $TOOLS"
+    "${PYTHON:-python3}" -m venv "$TOOLS" >&2
+    "$TOOLS/bin/pip" install --quiet --disable-pip-version-check "uv>=0.5" >&2
   fi
+  log "installing $MOTO_REQUIREMENT into $VENV"
+  "$TOOLS/bin/uv" venv --quiet --python "${PYTHON:-python3}" "$VENV" >&2
+  VIRTUAL_ENV="$VENV" "$TOOLS/bin/uv" pip install --quiet "$MOTO_REQUIREMENT" >&2
 fi
 
 if ! answers; then
