@@ -4,8 +4,13 @@
 #
 # Sets up a virtualenv (scripts/venv.sh, Airflow 3.3.2), an Airflow home, its metadata DB and the
 # `dub_default` connection, then runs the DAG unchanged: a full snapshot to file:// storage, merged
-# into the default warehouse (an SQLite file in the Airflow home; no `dub_warehouse` connection
-# needed), and prints what it did: rows inserted / updated / marked deleted, the file, wall times.
+# (DubCustomersToSqlOperator) into the default warehouse (an SQLite file in the Airflow home; no
+# `dub_warehouse` connection needed) with a history table, and prints what it did: rows inserted /
+# updated / marked deleted, the file, wall times, the history's versions.
+#
+# Warehouse: DUB_DEMO_WAREHOUSE=sqlite (default), duckdb (a DuckDB file in the Airflow home, through
+# the DuckDB provider) or postgres (scripts/services/postgres.sh's server) runs the same demo into
+# that engine, as the `dub_warehouse` connection.
 #
 # Dub, one of:
 #   * DUB_API_KEY=dub_...        your workspace (Business plan or higher), one run for today;
@@ -36,6 +41,12 @@ migrate() {
     { tail -n 30 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 }
 migrate
+export DUB_DEMO_WAREHOUSE="${DUB_DEMO_WAREHOUSE:-sqlite}"
+case "$DUB_DEMO_WAREHOUSE" in
+  sqlite | duckdb) ;;
+  postgres) eval "$(bash scripts/services/postgres.sh)" ;;
+  *) echo "DUB_DEMO_WAREHOUSE=$DUB_DEMO_WAREHOUSE: expected sqlite, duckdb or postgres" >&2; exit 2 ;;
+esac
 if [ -n "${AIRFLOW_CONN_DUB_DEFAULT:-}" ] ||
   "$VENV/bin/airflow" connections get dub_default >/dev/null 2>&1; then
   export DUB_DEMO_TARGET=dub
@@ -51,6 +62,7 @@ exec "$VENV/bin/python" - <<'PY'
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -63,7 +75,9 @@ from pathlib import Path
 
 DAG_ID = "dub_customers_warehouse"
 HOME = Path(os.environ["AIRFLOW_HOME"])
-WAREHOUSE = HOME / "dub_warehouse.db"
+ENGINE = os.environ["DUB_DEMO_WAREHOUSE"]
+WAREHOUSE = HOME / ("dub_warehouse.duckdb" if ENGINE == "duckdb" else "dub_warehouse.db")
+TABLE, HISTORY = "dub_customers", "dub_customers_history"
 DATA = HOME / "dub-data"
 MARKER = HOME / ".dub-demo-emulator"  # the warehouse and files hold emulator customers
 
@@ -76,7 +90,10 @@ def run_day(day: date) -> dict:
     started = time.monotonic()
     with log.open("w") as out:
         code = subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, day.isoformat()],
+            [
+                sys.executable, "-m", "airflow", "dags", "test", DAG_ID, day.isoformat(),
+                "--conf", json.dumps({"history_table": HISTORY}),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
@@ -151,23 +168,50 @@ def change_dub(dub, rng: random.Random) -> None:
     )
 
 
-def check_table(dub) -> None:
-    """The table against the emulator's ground truth."""
+def query(sql: str) -> list[tuple]:
+    """Rows from the warehouse, read directly with its driver."""
+    if ENGINE == "postgres":
+        import psycopg
+
+        with psycopg.connect(os.environ["DUB_TEST_POSTGRES_URI"]) as conn:
+            cursor = conn.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+    if ENGINE == "duckdb":
+        import duckdb
+
+        with duckdb.connect(str(WAREHOUSE)) as conn:
+            return conn.execute(sql).fetchall()
     with sqlite3.connect(WAREHOUSE) as conn:
-        rows = conn.execute(
-            "SELECT id, email, sales, sale_amount, country, deleted_at FROM dub_customers"
-        ).fetchall()
+        return conn.execute(sql).fetchall()
+
+
+def check_table(dub, yesterday: date) -> None:
+    """The table against the emulator's ground truth; the history's versions."""
+    rows = query(f"SELECT id, email, sales, sale_amount, country, deleted_at FROM {TABLE}")
     live = {r[0]: r[1:5] for r in rows if r[5] is None}
     truth = {c["id"]: (c["email"], c["sales"], c["saleAmount"], c["country"]) for c in dub.customers()}
+    where = WAREHOUSE if ENGINE != "postgres" else "PostgreSQL"
     print(
-        f"==> The table dub_customers in {WAREHOUSE}: {len(rows):,} rows, {len(live):,} live, "
+        f"==> The table {TABLE} in {where}: {len(rows):,} rows, {len(live):,} live, "
         f"{len(rows) - len(live):,} marked deleted; equal to the emulator's customers: {live == truth}"
+    )
+    day = f"'{yesterday}'" if ENGINE == "sqlite" else f"DATE '{yesterday}'"
+    (versions,) = query(f"SELECT COUNT(*) FROM {HISTORY}")[0]
+    (then,) = query(
+        f"SELECT COALESCE(SUM(sale_amount), 0) FROM {HISTORY} WHERE valid_from <= {day} "
+        f"AND (valid_to IS NULL OR valid_to > {day}) AND NOT is_deleted"
+    )[0]
+    print(
+        f"==> The history {HISTORY}: {versions:,} customer versions; the sum of saleAmount as of "
+        f"{yesterday}, from the history alone: {then / 100:,.2f}"
     )
 
 
 def main() -> None:
     today = date.today()
     if MARKER.exists() or os.environ["DUB_DEMO_TARGET"] == "emulator":
+        if ENGINE == "postgres":  # emulator data from an earlier demo
+            query(f"DROP TABLE IF EXISTS {TABLE}, {TABLE}_staging, {HISTORY}")
         for path in (WAREHOUSE, DATA / "customers"):  # emulator data from an earlier demo
             if path.is_file():
                 path.unlink()
@@ -184,20 +228,27 @@ def main() -> None:
     with DubEmulator(customers=count, seed=1) as dub:
         os.environ["AIRFLOW_CONN_DUB_DEFAULT"] = dub.airflow_conn_json()
         os.environ.pop("AIRFLOW_CONN_DUB_WAREHOUSE", None)  # emulator customers stay in the demo's home
+        if ENGINE == "duckdb":
+            os.environ["AIRFLOW_CONN_DUB_WAREHOUSE"] = json.dumps({"conn_type": "duckdb", "host": str(WAREHOUSE)})
+        elif ENGINE == "postgres":
+            os.environ["AIRFLOW_CONN_DUB_WAREHOUSE"] = os.environ["DUB_TEST_POSTGRES_URI"]
         MARKER.touch()
         print(
             f"==> Dub: a local emulator at {dub.url} with {count:,} customers "
             "(no account; set DUB_API_KEY to load your workspace instead)"
         )
-        print(
-            f"==> Warehouse: the DAG's default with no dub_warehouse connection, the SQLite file {WAREHOUSE}"
-        )
+        if ENGINE == "sqlite":
+            print(
+                f"==> Warehouse: the DAG's default with no dub_warehouse connection, the SQLite file {WAREHOUSE}"
+            )
+        else:
+            print(f"==> Warehouse: {ENGINE} as the dub_warehouse connection (DUB_DEMO_WAREHOUSE={ENGINE})")
         jobs = time.monotonic()
         run_day(today - timedelta(days=1))
         change_dub(dub, random.Random(1))
         run_day(today)
         print(f"==> Both runs: {time.monotonic() - jobs:.1f} s of wall time")
-        check_table(dub)
+        check_table(dub, today - timedelta(days=1))
 
 
 main()

@@ -30,11 +30,24 @@ DEFAULT_SNAPSHOT_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 
 
 class _Warehouse:
-    """An open DB-API connection with what the load needs to know of it."""
+    """A warehouse, known from its Airflow connection before any database is opened."""
 
-    def __init__(self, conn: Any, conn_type: str, placeholder: str, hook: Any, namespace: str) -> None:
-        self.conn, self.conn_type, self.placeholder, self.hook = conn, conn_type, placeholder, hook
-        self.namespace = namespace
+    def __init__(
+        self, conn_type: str, placeholder: str, hook: Any, namespace: str, sqlite_file: str = ""
+    ) -> None:
+        self.conn_type, self.placeholder, self.hook, self.namespace = conn_type, placeholder, hook, namespace
+        self.sqlite_file = sqlite_file
+
+    def connect(self) -> Any:
+        """Open a DB-API connection, autocommit off (one transaction for the merge, e.g. on Snowflake)."""
+        if self.hook is None:
+            import sqlite3
+
+            return sqlite3.connect(self.sqlite_file)
+        conn = self.hook.get_conn()
+        if self.hook.supports_autocommit:
+            self.hook.set_autocommit(conn, False)
+        return conn
 
 
 class DubCustomersToSqlOperator(BaseOperator):
@@ -132,13 +145,11 @@ class DubCustomersToSqlOperator(BaseOperator):
         path = open_snapshot_path(self.snapshot_path, self.snapshot_conn_id)
         if not isinstance(self.sql_conn_id, str) or not self.sql_conn_id:
             raise DubValidationError("sql_conn_id", "expected a connection id", "a non-empty string")
-        if self.dialect not in (None, ""):  # a bad override fails before the connection is opened
-            choose_dialect(None, self.dialect, self.merge_syntax)
         started = time.monotonic()
-        warehouse = self._open_warehouse()
-        with closing(warehouse.conn):
-            dialect, syntax = choose_dialect(warehouse.conn_type, self.dialect, self.merge_syntax)
-            result = self._load(warehouse, dialect, syntax, settings, path, snapshot_format)
+        warehouse = self._warehouse()
+        dialect, syntax = choose_dialect(warehouse.conn_type, self.dialect, self.merge_syntax)
+        with closing(warehouse.connect()) as conn:
+            result = self._load(conn, warehouse.placeholder, dialect, syntax, settings, path, snapshot_format)
         result |= {
             "snapshot": asset_uri(path),
             "table": settings.table,
@@ -164,8 +175,8 @@ class DubCustomersToSqlOperator(BaseOperator):
         self._lineage = (asset_uri(path), warehouse.namespace, settings.table)
         return result
 
-    def _open_warehouse(self) -> _Warehouse:
-        """The warehouse's connection: the hook of ``sql_conn_id``, else the SQLite fallback file."""
+    def _warehouse(self) -> _Warehouse:
+        """The warehouse: the hook of ``sql_conn_id``, else the SQLite fallback file."""
         from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
         try:
@@ -173,15 +184,9 @@ class DubCustomersToSqlOperator(BaseOperator):
         except AirflowNotFoundException:
             if not self.sqlite_fallback_path:
                 raise
-            import sqlite3
-
-            self.log.info(
-                "No connection %r: the warehouse is the SQLite file %s",
-                self.sql_conn_id,
-                self.sqlite_fallback_path,
-            )
-            conn = sqlite3.connect(self.sqlite_fallback_path)
-            return _Warehouse(conn, "sqlite", "?", None, f"sqlite://{self.sqlite_fallback_path}")
+            path = str(self.sqlite_fallback_path)
+            self.log.info("No connection %r: the warehouse is the SQLite file %s", self.sql_conn_id, path)
+            return _Warehouse("sqlite", "?", None, f"sqlite://{path}", sqlite_file=path)
         try:
             from airflow.providers.common.sql.hooks.sql import DbApiHook
         except ImportError:
@@ -197,23 +202,21 @@ class DubCustomersToSqlOperator(BaseOperator):
                 f"{self.sql_conn_id!r} is a {connection.conn_type} connection, its hook no DbApiHook",
                 "a SQL database connection (sqlite, postgres, duckdb, snowflake, ...)",
             )
-        conn = hook.get_conn()
-        if hook.supports_autocommit:  # e.g. Snowflake: one transaction for the merge, not one a statement
-            hook.set_autocommit(conn, False)
         conn_type = connection.conn_type or ""
         host = f"{connection.host or ''}{f':{connection.port}' if connection.port else ''}"
-        return _Warehouse(conn, conn_type, hook.placeholder, hook, f"{conn_type}://{host}")
+        return _Warehouse(conn_type, hook.placeholder, hook, f"{conn_type}://{host}")
 
     def _load(
         self,
-        warehouse: _Warehouse,
+        conn: Any,
+        placeholder: str,
         dialect: Dialect,
         syntax: str,
         settings: LoadSettings,
         path: ObjectStoragePath,
         snapshot_format: str,
     ) -> dict[str, Any]:
-        day, table, conn = settings.snapshot_date, settings.table, warehouse.conn
+        day, table = settings.snapshot_date, settings.table
         started = time.monotonic()
         sql = merge_statements(dialect, table, day, syntax)
         cursor = conn if dialect.statements_on_connection else conn.cursor()
@@ -224,7 +227,7 @@ class DubCustomersToSqlOperator(BaseOperator):
             cursor.execute(create_history_table(dialect, settings.history_table))
         cursor.execute(sql.clear_staging)
         batches = read_batches(path, snapshot_format, day, settings.batch_size)
-        records = load_staging(conn, cursor, dialect.loader, table, warehouse.placeholder, batches)
+        records = load_staging(conn, cursor, dialect.loader, table, placeholder, batches)
         if dialect.analyze_staging:
             cursor.execute(f"ANALYZE {staging_name(table)}")
         conn.commit()
