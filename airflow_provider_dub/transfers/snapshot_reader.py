@@ -83,7 +83,8 @@ def open_snapshot_path(url: Any, conn_id: Any) -> ObjectStoragePath:
         import fsspec
 
         fsspec.get_filesystem_class(scheme)
-        return ObjectStoragePath(url, conn_id=conn_id or None)
+        # No conn_id unless set: Airflow 3.1 lets an explicit conn_id=None override the URL's own.
+        return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
     except (ImportError, ValueError) as err:
         raise DubValidationError(
             "snapshot_path",
