@@ -289,3 +289,38 @@ def test_sensor_writes_the_new_customers_to_s3(dub: DubEmulator, bucket: Bucket)
     assert [r["id"] for r in rows] and {r["id"] for r in rows} == {c["id"] for c in added}
     assert len(rows) == 250
     assert bucket.keys() == ["new/customers.jsonl"] and bucket.uploads() == []
+
+
+# -- the transfer operator reads a snapshot from S3 -------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_transfer_operator_reads_a_snapshot_from_s3(
+    dub: DubEmulator, bucket: Bucket, fmt: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from airflow_provider_dub.transfers.dub_to_sql import DubCustomersToSqlOperator
+
+    key = f"snapshots/2026-03-04/customers.{fmt}"
+    dr = _list_to(bucket, key)  # the snapshot as the list operator writes it
+    assert task_states(dr) == {"export": "success"}
+    warehouse = tmp_path / "warehouse.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUB_TEST_S3_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)})
+    )
+    result = DubCustomersToSqlOperator(
+        task_id="merge",
+        snapshot_path=bucket.url(key),  # the connection id in the URL, as the list operator takes it
+        sql_conn_id="dub_test_s3_warehouse",
+        table="dub_customers",
+        snapshot_date="2026-03-04",
+    ).execute({})  # type: ignore[arg-type]
+    truth = {c["id"]: c for c in dub.customers()}
+    assert result["inserted"] == len(truth)
+    with sqlite3.connect(warehouse) as conn:
+        rows = conn.execute("SELECT id, email, country, sales, sale_amount FROM dub_customers").fetchall()
+    assert {row[0]: row[1:] for row in rows} == {
+        i: (c["email"], c["country"], c["sales"], c["saleAmount"]) for i, c in truth.items()
+    }
+    assert bucket.keys() == [key]  # read only
