@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_dub.exceptions import DubPaginationError
-from airflow_provider_dub.protocol.pagination import CustomerReadPlan
+from airflow_provider_dub.protocol.pagination import CustomerReadPlan, _Sweep, needs_overlap
 
 Customer = dict[str, Any]
 
@@ -124,10 +124,14 @@ class NewCustomersPlan:
     """
     Finds the customers new since a watermark (or since a time); driven like :class:`CustomerReadPlan`.
 
+    With a row filter (``country``, ``email``, ``search``...) every cursor page is proven against
+    the silent skip (see the module): a page is taken only when its first row shows that Dub dropped
+    no new customer before it.
+
     :param filters: the validated filter part of the query (Dub's names).
     :param watermark: where the previous successful run stopped; ``None`` to start from ``since_ms``.
     :param since_ms: without a watermark: customers created at or after this time are new.
-    :param page_size: customers per request.
+    :param page_size: customers per request (at least 2 on a filtered read's cursor pages).
     :param stop_after: stop once this many new customers are found (a cheap "are there enough?").
     :param now_ms: this machine's time, for the upper bound of issued ids.
     """
@@ -146,31 +150,48 @@ class NewCustomersPlan:
         self.page_size = page_size
         self.stop_after = stop_after
         self.now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        self.overlap = needs_overlap(self.filters)
+        self._size = max(2, page_size) if self.overlap else page_size
         self.found = 0
         self.done = False
         self._restarts = 0
         self._previous = watermark
         self._scan: CustomerReadPlan | None = None
-        self._pending_first: Customer | None = None
-        self._last_page: list[str] = []
+        self._sweep: _Sweep | None = None
+        #: the rows the down walk still remembers, by id: reported if new when the up walk starts.
+        self._down_rows: dict[str, Customer] = {}
         # An explicit since_ms reports everything created since then, reported before or not.
         follows = watermark is not None and since_ms is None
         self._max_key = ulid_key(watermark.last_id) if follows and watermark and watermark.last_id else ""
         self._floor_key = self._max_key
         self._new_ids: list[str] = []
-        if watermark is not None and watermark.anchors and since_ms is None:
+        #: the last current ids the up walk read, in id order: the next run's anchors.
+        self._recent_current: list[str] = []
+        anchors = sorted(
+            {a for a in (watermark.anchors if watermark else []) if is_current_id(a)}, key=ulid_key
+        )
+        if anchors and since_ms is None and (len(anchors) >= 2 or not self.overlap):
+            # Up from the watermark. Unfiltered: from the largest anchor, resuming from the next ones
+            # if it is deleted. Filtered: from the second largest, and the page must begin with a
+            # customer that is not new (the largest, normally).
             self.since_ms: int | None = None
             self.phase = "up"
-            self.cursor = watermark.anchors[0]
-            self._fallback = list(watermark.anchors[1:])
+            self._sweep = self._new_sweep("asc", anchors)
         else:
             self.since_ms = since_ms if since_ms is not None else (watermark.checked_ms if watermark else 0)
+            if follows and anchors and watermark and watermark.last_id:
+                # A filtered read cannot prove a page from one anchor: start from the watermark's
+                # time instead; the ULID floor skips what was reported.
+                self.since_ms = created_ms(watermark.last_id)
             self._start_over()
+
+    def _new_sweep(self, order: str, trail: list[str], *, origin: bool = False) -> _Sweep:
+        return _Sweep(order, trail, overlap=self.overlap, memory=2 * self.page_size, origin=origin)
 
     def _start_over(self) -> None:
         self.phase = "probe"
-        self.cursor = ""
-        self._fallback = []
+        self._sweep = None
+        self._down_rows = {}
 
     # -- what to send -------------------------------------------------------------------------------
 
@@ -180,11 +201,14 @@ class NewCustomersPlan:
             return None
         if self._scan is not None:
             return self._scan.next_query()
-        query = {**self.filters, "pageSize": str(self.page_size)}
-        if self.phase != "probe":
-            query["sortOrder"] = "asc" if self.phase == "up" else "desc"
-            query["startingAfter"] = self.cursor
-        return query
+        if self._sweep is None:
+            return {**self.filters, "pageSize": str(self.page_size)}
+        return {
+            **self.filters,
+            "pageSize": str(self._size),
+            "sortOrder": self._sweep.order,
+            "startingAfter": str(self._sweep.cursor),
+        }
 
     # -- what came back -----------------------------------------------------------------------------
 
@@ -192,12 +216,25 @@ class NewCustomersPlan:
         """Take the page of the request :meth:`next_query` asked for; return the new customers in it."""
         if self._scan is not None:
             return self._accept_scan_page(rows)
-        if self.phase == "probe":
+        if self._sweep is None:
             return self._accept_probe(rows)
-        if self.phase == "down":
-            self._accept_down(rows)
+        ids = [str(r["id"]) for r in rows]
+        fresh = self._sweep.accept(ids, self._size, self._covers if self.phase == "up" else None)
+        if fresh is None:  # refused: the sweep stepped back
+            if self._sweep.cursor is None:
+                self._fall_back()
             return []
-        return self._accept_up(rows)
+        if self.phase == "down":
+            return self._accept_down(rows, ids)
+        return self._accept_up(rows, ids, set(fresh))
+
+    def _covers(self, customer_id: str) -> bool:
+        """Whether no customer before this one in id order can be new: a proof row for the up walk."""
+        if not is_current_id(customer_id):
+            return False
+        if ulid_key(customer_id) <= self._floor_key:
+            return True
+        return self.since_ms is not None and created_ms(customer_id) < self.since_ms
 
     def _is_new(self, customer: Customer) -> bool:
         customer_id = str(customer["id"])
@@ -237,41 +274,43 @@ class NewCustomersPlan:
             self._scan = CustomerReadPlan(self.filters, page_size=self.page_size)
             return []
         start = max(current, key=ulid_key)
-        self.cursor = start
         self._note_current(start)
-        if self.since_ms is not None and created_ms(start) >= self.since_ms:
-            self.phase = "down"  # find an id older than since_ms below it
-        else:
-            self.phase = "up"
+        self._down_rows = {str(r["id"]): r for r in rows if str(r["id"]) == start}
+        # Down from it to a customer older than since_ms (or the bottom); the up walk then starts
+        # from what the down walk read last, so that its first page is proven.
+        self.phase = "down"
+        self._sweep = self._new_sweep("desc", [start], origin=True)
         return []
 
-    def _accept_down(self, rows: Sequence[Customer]) -> None:
-        for row in rows:
-            row_id = str(row["id"])
-            if is_current_id(row_id) and self.since_ms is not None and created_ms(row_id) < self.since_ms:
-                self.phase, self.cursor = "up", row_id
-                return
-        if rows:
-            self.cursor = str(rows[-1]["id"])
-        if len(rows) < self.page_size:
-            # The bottom: everything above the lowest id is a candidate, the lowest itself too.
-            self.phase = "up"
-            if rows:
-                self._pending_first = dict(rows[-1])
+    def _accept_down(self, rows: Sequence[Customer], ids: list[str]) -> list[Customer]:
+        assert self._sweep is not None and self.since_ms is not None
+        remembered = set(self._sweep.trail)
+        self._down_rows = {
+            i: row for i, row in [*self._down_rows.items(), *zip(ids, rows, strict=True)] if i in remembered
+        }
+        older = any(is_current_id(i) and created_ms(i) < self.since_ms for i in ids)
+        if not older and not self._sweep.done:
+            return []
+        # A customer older than since_ms (or the bottom): every current id below it is older, and
+        # legacy ids are never new. Up from the highest id the down walk still remembers; the ones
+        # it remembers are reported now if new, in id order.
+        trail = list(reversed(self._sweep.trail))
+        if self.overlap and len(trail) < 2:
+            # Too little to prove the up walk's first page from: read everything once.
+            self._scan = CustomerReadPlan(self.filters, page_size=self.page_size)
+            self._sweep = None
+            return []
+        self.phase = "up"
+        self._sweep = self._new_sweep("asc", trail)
+        down_rows, self._down_rows = self._down_rows, {}
+        return self._take_new([down_rows[i] for i in trail if i in down_rows])
 
-    def _accept_up(self, rows: Sequence[Customer]) -> list[Customer]:
-        candidates = list(rows)
-        if self._pending_first is not None:
-            candidates.insert(0, self._pending_first)
-            self._pending_first = None
-        new = self._take_new(candidates)
-        ids = [str(r["id"]) for r in rows]
-        if ids:
-            self._fallback = [*reversed(self._last_page), *self._fallback][: 2 * self.page_size]
-            self._last_page = ids
-            self.cursor = ids[-1]
+    def _accept_up(self, rows: Sequence[Customer], ids: list[str], fresh: set[str]) -> list[Customer]:
+        assert self._sweep is not None
+        new = self._take_new([row for row, row_id in zip(rows, ids, strict=True) if row_id in fresh])
+        self._recent_current = [*self._recent_current, *(i for i in ids if is_current_id(i))][-_ANCHORS_KEPT:]
         beyond = any(not is_current_id(i) and is_beyond_issued(i, self.now_ms) for i in ids)
-        if len(rows) < self.page_size or beyond:
+        if self._sweep.done or beyond:
             self.done = True
         return new
 
@@ -287,16 +326,16 @@ class NewCustomersPlan:
         if self._scan is not None:
             self._scan.cursor_lost()
             return
-        if self.phase == "up":
-            candidates = [*reversed(self._last_page[:-1]), *self._fallback]
-            self._last_page = []
-            if candidates:
-                self.cursor, self._fallback = candidates[0], candidates[1:]
-                return
+        if self._sweep is not None and self._sweep.cursor_lost():
+            return
+        self._fall_back()
+
+    def _fall_back(self) -> None:
+        """Nothing left to resume from: find a new starting point, from the watermark's time."""
         if self._restarts >= _MAX_RESTARTS:
             raise DubPaginationError(
-                "The customers used as starting points were deleted while the new customers were read; "
-                "try again."
+                "The customers used as starting points were deleted or left the filters while the new "
+                "customers were read; try again."
             )
         self._restarts += 1
         if self.since_ms is None:
@@ -316,8 +355,15 @@ class NewCustomersPlan:
                 self._new_ids[-1] if self._new_ids else (self._previous.last_id if self._previous else None)
             )
         previous = self._previous.anchors if self._previous else []
-        anchors: list[str] = []
-        for candidate in [*reversed(self._new_ids[-5:]), *previous]:
-            if candidate not in anchors:
-                anchors.append(candidate)
+        # The last current ids read, largest first: a filtered run next time starts from the second
+        # and expects the first (or any id not new) at the head of its page.
+        candidates = {
+            a
+            for a in [*self._new_ids[-5:], *self._recent_current, *previous]
+            if is_current_id(a) and ulid_key(a) <= self._max_key
+        }
+        anchors = sorted(candidates, key=ulid_key, reverse=True)
+        if last_id is not None and last_id in anchors:
+            anchors.remove(last_id)
+            anchors.insert(0, last_id)
         return Watermark(last_id, anchors[:_ANCHORS_KEPT], self.now_ms)

@@ -8,8 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from airflow_provider_dub.exceptions import DubPaginationError
-from airflow_provider_dub.protocol import build_read_plan
-from airflow_provider_dub.protocol.pagination import CustomerReadPlan
+from airflow_provider_dub.protocol import build_read_plan, parallel
+from airflow_provider_dub.protocol.pagination import CustomerReadPlan, _Sweep
+from airflow_provider_dub.protocol.parallel import ParallelReadPlan
 
 
 class InvalidCursor(Exception):
@@ -38,11 +39,13 @@ class FakeDub:
             return rows[:size]
         if cursor not in self.rows:
             raise InvalidCursor(cursor)
+        # Prisma's cursor + skip 1: from the cursor on, the matching rows, the first one dropped;
+        # the cursor row itself only while it still matches.
         if order == "desc":
-            rows = sorted((r for r in rows if r["id"] < cursor), key=lambda r: r["id"], reverse=True)
+            rows = sorted((r for r in rows if r["id"] <= cursor), key=lambda r: r["id"], reverse=True)
         else:
-            rows = sorted((r for r in rows if r["id"] > cursor), key=lambda r: r["id"])
-        return rows[:size]
+            rows = sorted((r for r in rows if r["id"] >= cursor), key=lambda r: r["id"])
+        return rows[1 : size + 1]
 
     def read(self, plan: CustomerReadPlan) -> list[dict]:
         out: list[dict] = []
@@ -193,3 +196,243 @@ def test_inserts_and_deletes_during_read() -> None:
     present_throughout = original - deleted
     assert present_throughout <= set(ids)
     assert set(ids) <= original | added
+
+
+# -- the silent skip: filtered reads prove every cursor page -------------------------------------------
+
+
+def leave_filter(dub: FakeDub, customer_id: str | None) -> None:
+    if customer_id is not None and customer_id in dub.rows:
+        dub.rows[customer_id] = {**dub.rows[customer_id], "country": "FR"}
+
+
+def us_ids(dub: FakeDub) -> set[str]:
+    return {i for i, c in dub.rows.items() if c["country"] == "US"}
+
+
+def cursor_queries(dub: FakeDub) -> list[dict[str, str]]:
+    return [q for q in dub.requests if "startingAfter" in q]
+
+
+def test_filtered_read_sends_the_second_to_last_id_and_expects_the_last() -> None:
+    dub = FakeDub(make_customers(600, seed=11))
+    out = [c["id"] for c in dub.read(build_read_plan(country="US", page_size=10))]
+    assert sorted(out) == sorted(us_ids(dub)) and len(out) == len(set(out))
+    # each cursor page after a sweep's first holds the last id of the page before it, first
+    previous: dict[str, list[str]] = {}
+    for query in cursor_queries(dub):
+        page = [c["id"] for c in dub.get(query)]
+        sent = previous.get(query["sortOrder"])
+        if sent is not None and len(sent) >= 2:
+            assert query["startingAfter"] == sent[-2] and page[:1] == sent[-1:]
+        previous[query["sortOrder"]] = page
+
+
+def test_filtered_read_costs_one_row_a_page() -> None:
+    dub = FakeDub(make_customers(4000, seed=12))
+    matching = len(us_ids(dub))
+    dub.read(build_read_plan(country="US"))
+    # probe + pages of 99 new rows (the pivot's neighbours are read twice) + the two short pages
+    assert len(dub.requests) <= -(-matching // 99) + 3
+
+
+def test_unfiltered_read_sends_the_last_id() -> None:
+    dub = FakeDub(make_customers(500, seed=13))
+    dub.read(build_read_plan(page_size=10))
+    pages = [[c["id"] for c in dub.get(q)] for q in cursor_queries(dub)]
+    for query, before in zip(cursor_queries(dub)[2:], pages[1:], strict=False):
+        if query["sortOrder"] == dub.requests[dub.requests.index(query) - 1].get("sortOrder"):
+            assert query["startingAfter"] == before[-1]
+
+
+def test_cursor_left_the_filter_steps_back_and_loses_nothing() -> None:
+    dub = FakeDub(make_customers(800, seed=14))
+    before = us_ids(dub)
+    changed: set[str] = set()
+
+    def sabotage(d: FakeDub) -> None:  # every third cursor leaves the filter just before it is used
+        cursor = d.requests[-1].get("startingAfter")
+        if cursor and len(d.requests) % 3 == 0 and d.rows[cursor]["country"] == "US":
+            leave_filter(d, cursor)
+            changed.add(cursor)
+
+    dub.before_request = sabotage
+    out = [c["id"] for c in dub.read(build_read_plan(country="US", page_size=10))]
+    assert changed and len(out) == len(set(out))
+    assert before - changed <= set(out) <= before
+    # a refused page is followed by a request from further back in the same sweep
+    stepped = [q for q in cursor_queries(dub) if q["startingAfter"] in changed]
+    assert stepped
+
+
+def test_overlap_row_gone_too_steps_back_further() -> None:
+    """The cursor and the row after it both leave: two ids back, then the page is proven."""
+    dub = FakeDub(make_customers(400, seed=15))
+    before = us_ids(dub)
+    walked: list[str] = []
+
+    def sabotage(d: FakeDub) -> None:
+        query = d.requests[-1]
+        if query.get("sortOrder") == "desc" and "startingAfter" in query and len(walked) < 2:
+            ids = sorted((i for i in us_ids(d) if i <= query["startingAfter"]), reverse=True)
+            walked.extend(ids[:2])
+            for customer_id in ids[:2]:
+                leave_filter(d, customer_id)
+
+    dub.before_request = sabotage
+    out = [c["id"] for c in dub.read(build_read_plan(country="US", page_size=10))]
+    assert len(out) == len(set(out)) and before - set(walked) <= set(out) <= before
+
+
+def test_running_out_of_ids_starts_again_and_stays_exact() -> None:
+    dub = FakeDub(make_customers(300, seed=16))
+    before = us_ids(dub)
+    gone: set[str] = set()
+
+    def sabotage(d: FakeDub) -> None:  # once, everything the down sweep has read leaves
+        query = d.requests[-1]
+        if query.get("sortOrder") == "desc" and "startingAfter" in query and not gone and len(d.requests) > 4:
+            plan_read = {i for i in before if i > query["startingAfter"]}
+            plan_read |= set(sorted(i for i in before if i < query["startingAfter"])[-40:])
+            for customer_id in plan_read:
+                leave_filter(d, customer_id)
+            gone.update(plan_read)
+
+    dub.before_request = sabotage
+    out = [c["id"] for c in dub.read(build_read_plan(country="US", page_size=5))]
+    assert gone and len(out) == len(set(out)) and before - gone <= set(out) <= before
+    probes = [q for q in dub.requests if "startingAfter" not in q]
+    assert len(probes) >= 2  # it started again from a new probe
+
+
+def test_running_out_of_ids_beyond_memory_fails_rather_than_lose() -> None:
+    plan = CustomerReadPlan({"country": "US"}, page_size=2)
+    plan._early_ids = None  # as when more was yielded than a fresh start can skip
+    plan.accept_page([{"id": "m"}, {"id": "k"}])  # probe: pivot m
+    plan.accept_page([{"id": "j"}, {"id": "h"}])  # down from m
+    assert plan.next_query()["startingAfter"] == "h"  # up from the down page's second id ...
+    plan.accept_page([{"id": "j"}, {"id": "n"}])  # ... expecting j first: proven
+    assert plan.next_query()["startingAfter"] == "j"
+    plan.accept_page([{"id": "p"}, {"id": "q"}])  # n is not first: refused, two back
+    assert plan.next_query()["startingAfter"] == "h"
+    with pytest.raises(DubPaginationError, match="left the filters"):
+        plan.accept_page([{"id": "p"}, {"id": "q"}])  # neither j nor n: nothing left
+
+
+def test_deleted_cursor_during_a_step_back_resumes_one_further_back() -> None:
+    plan = CustomerReadPlan({"country": "US"}, page_size=3)
+    plan.accept_page([{"id": "m"}, {"id": "a"}, {"id": "b"}])  # probe: pivot m
+    plan.accept_page([{"id": "l"}, {"id": "k"}, {"id": "j"}])  # down from m (unproven head)
+    assert plan.next_query()["startingAfter"] == "k"  # up: from k, expecting l
+    out = plan.accept_page([{"id": "l"}, {"id": "m"}, {"id": "n"}])
+    assert [c["id"] for c in out] == ["n"]  # l and the pivot were read already
+    assert plan.next_query()["startingAfter"] == "m"  # expecting n
+    assert plan.accept_page([{"id": "p"}, {"id": "q"}, {"id": "r"}]) == []  # n left: refused
+    assert plan.next_query()["startingAfter"] == "l"  # two back: expecting m or n
+    plan.cursor_lost()  # l was deleted
+    assert plan.next_query()["startingAfter"] == "k"  # one further back; m or n still expected
+    out = plan.accept_page([{"id": "m"}, {"id": "o"}, {"id": "p"}])
+    assert [c["id"] for c in out] == ["o", "p"]
+
+
+def test_pivot_with_too_few_rows_below_reads_the_other_side_first() -> None:
+    customers = make_customers(300, seed=17)
+    for c in customers:
+        c["country"] = "US"
+    newest = min(customers, key=lambda c: c["id"])
+    newest["createdAt"] = "2099-01-01"  # the pivot is the lowest id: nothing below it
+    dub = FakeDub(customers)
+    out = [c["id"] for c in dub.read(build_read_plan(country="US", page_size=10))]
+    assert sorted(out) == sorted(dub.rows) and len(out) == len(set(out))
+    orders = [q["sortOrder"] for q in cursor_queries(dub)]
+    assert orders[:3] == ["desc", "asc", "desc"]  # down (empty), up from the pivot, down again
+
+
+def test_sweep_refuses_a_page_that_does_not_begin_with_a_known_id() -> None:
+    sweep = _Sweep("asc", ["a", "b", "c", "d"], overlap=True, memory=10)
+    assert sweep.cursor == "c"
+    assert sweep.accept(["e", "f"], 2) is None and sweep.cursor == "b"  # absent: step back
+    assert sweep.accept(["e", "f"], 2) is None and sweep.cursor == "a"
+    assert sweep.accept(["e"], 2) is None and sweep.cursor is None  # ran out
+    fresh = _Sweep("asc", ["a", "b", "c", "d"], overlap=True, memory=10)
+    assert fresh.accept(["d", "e", "f"], 3) == ["e", "f"] and fresh.cursor == "e"  # present
+    assert fresh.accept(["f"], 3) == [] and fresh.done  # a short proven page ends the sweep
+
+
+def test_sweep_without_overlap_sends_the_last_id_and_accepts_anything() -> None:
+    sweep = _Sweep("desc", ["z", "y"], overlap=False, memory=10)
+    assert sweep.cursor == "y"
+    assert sweep.accept(["w", "v"], 2) == ["w", "v"] and sweep.cursor == "v"
+    assert sweep.cursor_lost() and sweep.cursor == "w"
+
+
+# -- the parallel plan, driven in process ---------------------------------------------------------------
+
+
+def read_parallel(dub: FakeDub, plan: ParallelReadPlan, rng: random.Random) -> list[dict]:
+    out: list[dict] = []
+    queue: list[tuple[str, str, dict[str, str]]] = []
+    while not plan.done:
+        queue += plan.ready()
+        if not queue:
+            break
+        key, path, query = queue.pop(rng.randrange(len(queue)))  # answers come in any order
+        if path.endswith("/count"):
+            out.extend(plan.accept(key, len(us_ids(dub) if "country" in query else dub.rows)))
+            continue
+        try:
+            page = dub.get(query)
+        except InvalidCursor:
+            out.extend(plan.cursor_lost(key))
+            continue
+        out.extend(plan.accept(key, page))
+    return out
+
+
+def with_sales(customers: list[dict], seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    return [{**c, "saleAmount": rng.randint(0, 10_000)} for c in customers]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_parallel_filtered_read_while_cursors_leave(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
+    dub = FakeDub(with_sales(make_customers(2000, seed=seed), seed))
+    before = us_ids(dub)
+    changed: set[str] = set()
+    rng = random.Random(seed)
+
+    def sabotage(d: FakeDub) -> None:
+        cursor = d.requests[-1].get("startingAfter")
+        if cursor and rng.random() < 0.3 and d.rows[cursor]["country"] == "US":
+            leave_filter(d, cursor)
+            changed.add(cursor)
+
+    dub.before_request = sabotage
+    plan = ParallelReadPlan({"country": "US"}, page_size=10, max_sweeps=6)
+    out = [c["id"] for c in read_parallel(dub, plan, rng)]
+    assert plan.sweeps >= 3 and changed
+    assert len(out) == len(set(out)) and before - changed <= set(out) <= before
+
+
+def test_parallel_bottom_sweep_starts_from_the_lowest_first_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
+    dub = FakeDub(with_sales(make_customers(1000, seed=5), 5))
+    plan = ParallelReadPlan({"country": "US"}, page_size=10, max_sweeps=4)
+    out = [c["id"] for c in read_parallel(dub, plan, random.Random(5))]
+    assert sorted(out) == sorted(us_ids(dub))
+    bottom = plan._ranges["bottom"]
+    lowest = min((r for r in plan._ranges.values() if r.key != "bottom"), key=lambda r: r.pivot)
+    first_desc = next(q for q in dub.requests if q.get("sortOrder") == "desc" and "startingAfter" in q)
+    assert bottom.pivot == lowest.pivot
+    assert first_desc["startingAfter"] == lowest.served[1]  # one row further back than the pivot
+
+
+def test_parallel_unfiltered_read_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
+    dub = FakeDub(with_sales(make_customers(1000, seed=6), 6))
+    plan = ParallelReadPlan({}, page_size=10, max_sweeps=4)
+    out = [c["id"] for c in read_parallel(dub, plan, random.Random(6))]
+    assert sorted(out) == sorted(dub.rows) and len(out) == len(set(out))
+    # probe, count and two samples, then pages of 10 new ids each, a short page per sweep
+    assert len(dub.requests) <= 3 + 1000 // 10 + 2 * 4
