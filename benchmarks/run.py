@@ -150,9 +150,15 @@ def window_reads(
         f"| :{minute:04.1f} of a minute | {result['wall']:.1f} | {floor:.1f} | {result['wall'] / floor:.3f} | "
         f"{len(ours):,} | {len(ours) - admitted} | {len(ids):,} | {len(set(ids)):,} | {len(truth - set(ids)):,} |"
     )
+    per_minute: dict[int, int] = {}
+    for record in ours:
+        if record.status != 429:
+            minute_number = int((record.started + latency) // 60)
+            per_minute[minute_number] = per_minute.get(minute_number, 0) + 1
+    print(f"\nOur admitted requests per epoch minute: {list(per_minute.values())}")
     if theirs:
         print(
-            f"\nThe other client: {len(theirs):,} requests, "
+            f"The other client: {len(theirs):,} requests, "
             f"{sum(1 for r in theirs if r.status == 429):,} of them 429."
         )
 

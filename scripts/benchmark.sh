@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The benchmark of issue "Performance": our full read against the alternatives on the local emulator,
+# The benchmark of issue "Performance": our full read against the alternatives on the local emulator
+# (an idle key), a read sharing its key with a second client (200,000 customers), with --long the
+# sustained 1,000,000-customer read (about 9 minutes), each beside the floor Dub's window allows,
 # memory of a 1,000,000-customer read to JSON Lines, import cost. Prints markdown tables.
-# Usage: bash scripts/benchmark.sh [--customers N --latency S --rate-limit R --memory-customers M --skip ...]
+# Usage: bash scripts/benchmark.sh [--long] [--customers N --latency S --rate-limit R
+#        --shared-customers N --shared-other R --long-customers N --memory-customers M --skip ...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
