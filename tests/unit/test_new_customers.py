@@ -170,3 +170,110 @@ def test_watermark_json_round_trip_and_rejects_garbage() -> None:
     )
     for garbage in (None, "not json", [1], {"last_id": "x", "anchors": [], "checked_ms": 1}, {"anchors": 3}):
         assert Watermark.from_json(garbage) is None
+
+
+# -- the silent skip: a filtered run proves every cursor page -------------------------------------------
+
+US = {"country": "US"}
+
+
+def leave(dub: Workspace, customer_id: str) -> None:
+    dub.rows[customer_id] = {**dub.rows[customer_id], "country": "DE"}
+
+
+def filtered_watermark(dub: Workspace, runs: int = 3) -> Watermark:
+    watermark = first_watermark(dub)
+    for _ in range(runs):  # a few runs give the watermark its anchors
+        dub.add(20)
+        plan = NewCustomersPlan(US, watermark=watermark, now_ms=NOW)
+        dub.run(plan)
+        watermark = plan.new_watermark()
+    return watermark
+
+
+def test_filtered_run_starts_one_anchor_back_and_expects_the_watermark() -> None:
+    dub = Workspace(seed=21)
+    watermark = filtered_watermark(dub)
+    assert watermark.anchors[0] == watermark.last_id and len(watermark.anchors) >= 2
+    dub.requests.clear()
+    plan = NewCustomersPlan(US, watermark=watermark, now_ms=NOW)
+    assert dub.run(plan) == [] and len(dub.requests) == 1  # overlap row present: one request
+    assert dub.requests[0]["startingAfter"] == watermark.anchors[1]
+    added = dub.add(30)
+    dub.requests.clear()
+    assert sorted(dub.run(NewCustomersPlan(US, watermark=watermark, now_ms=NOW))) == sorted(added)
+
+
+def test_watermark_left_the_filter_steps_back_to_an_earlier_anchor() -> None:
+    dub = Workspace(seed=22)
+    watermark = filtered_watermark(dub)
+    added = dub.add(30)
+    leave(dub, watermark.anchors[0])  # the page from anchors[1] loses the first new customer ...
+    dub.requests.clear()
+    found = dub.run(NewCustomersPlan(US, watermark=watermark, now_ms=NOW))
+    assert sorted(found) == sorted(added)  # ... so it is refused, and the run steps back
+    assert [q["startingAfter"] for q in dub.requests[:2]] == watermark.anchors[1:3]
+
+
+def test_every_anchor_left_the_filter_starts_from_the_watermark_time() -> None:
+    dub = Workspace(seed=23)
+    watermark = filtered_watermark(dub)
+    added = dub.add(30)
+    for anchor in watermark.anchors:
+        leave(dub, anchor)
+    dub.requests.clear()
+    found = dub.run(NewCustomersPlan(US, watermark=watermark, now_ms=NOW))
+    assert sorted(found) == sorted(added)
+    assert any("startingAfter" not in q for q in dub.requests)  # ran out of ids: a fresh probe
+
+
+def test_deleted_anchor_and_a_step_back_together() -> None:
+    dub = Workspace(seed=24)
+    watermark = filtered_watermark(dub)
+    added = dub.add(30)
+    leave(dub, watermark.anchors[0])  # refused from anchors[1] ...
+    dub.rows.pop(watermark.anchors[2])  # ... and the anchor two back is deleted: 422
+    dub.requests.clear()
+    found = dub.run(NewCustomersPlan(US, watermark=watermark, now_ms=NOW))
+    assert sorted(found) == sorted(added)
+    assert [q["startingAfter"] for q in dub.requests[:3]] == [
+        watermark.anchors[1],
+        watermark.anchors[2],
+        watermark.anchors[3],
+    ]
+
+
+def test_cursors_leaving_during_a_filtered_run_lose_nothing() -> None:
+    dub = Workspace(seed=25)
+    watermark = filtered_watermark(dub)
+    added = dub.add(400)
+    changed: set[str] = set()
+
+    def sabotage(d: FakeDub) -> None:
+        cursor = d.requests[-1].get("startingAfter")
+        if cursor and len(d.requests) % 2 == 0 and d.rows[cursor]["country"] == "US":
+            leave(dub, cursor)
+            changed.add(cursor)
+
+    dub.before_request = sabotage
+    plan = NewCustomersPlan(US, watermark=watermark, page_size=10, now_ms=NOW)
+    found = dub.run(plan)
+    assert changed and len(found) == len(set(found))
+    assert added - changed <= set(found) <= added
+
+
+def test_filtered_first_run_down_then_up_with_proof() -> None:
+    dub = Workspace(seed=26)
+    since = dub.clock + 1
+    added = dub.add(150)
+    changed: set[str] = set()
+
+    def sabotage(d: FakeDub) -> None:  # every third cursor leaves, down walk and up walk alike
+        cursor = d.requests[-1].get("startingAfter")
+        if cursor and len(d.requests) % 3 == 0 and d.rows[cursor]["country"] == "US":
+            leave(dub, cursor)
+            changed.add(cursor)
+
+    dub.before_request = sabotage
+    found = dub.run(NewCustomersPlan(US, watermark=None, since_ms=since, page_size=10, now_ms=NOW))
+    assert changed and len(found) == len(set(found)) and added - changed <= set(found) <= added
