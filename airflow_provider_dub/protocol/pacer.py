@@ -13,7 +13,9 @@ from the requests this process sent with the key:
 * a 429 it did not predict means another client uses the key: the pacer adds what that client must
   have sent to the window, and books the retry at the earliest moment the window can admit it, never
   later than Dub's reset (plus one request's share of the window for each request already waiting);
-  a header ``X-RateLimit-Limit`` below the configured limit is taken as the key's limit.
+  a header ``X-RateLimit-Limit`` below the configured limit is taken as the key's limit;
+* a 429 whose reset is not the start of an epoch minute comes from a server with another window
+  (the emulator's shortened one, a proxy): nothing is sent before that reset, as the only safe rule.
 
 An idle key so sends its whole budget as fast as the requests come; a long read keeps to what the
 window admits (the limit a minute). One pacer per API key and base URL is shared by every hook of the
@@ -117,6 +119,7 @@ class WindowPacer:
         self._in_flight_from: dict[int, int] = {}  # window number of their earliest arrival -> bookings
         self._last_at = 0.0
         self._generation = 0  # goes up whenever a 429 or a header shows more traffic than we knew
+        self._hold_until = 0.0  # after a 429 from a server whose window is not Dub's minute
         self._offsets: deque[tuple[float, float, float]] = deque(maxlen=8 * _SAMPLES)  # (when, low, high)
         self._offset: tuple[float, float] | None = None  # the bounds they give together
         self._transits: deque[float] = deque(maxlen=_SAMPLES)
@@ -265,7 +268,7 @@ class WindowPacer:
         with self._lock:
             self._prune(now)
             limit = self.limit - safety_margin(self.limit)
-            return self._book(self._earliest(max(now, self._last_at), limit))
+            return self._book(self._earliest(max(now, self._last_at, self._hold_until), limit))
 
     def confirm(self, booking: Booking, now: float) -> Booking:
         """
@@ -276,7 +279,8 @@ class WindowPacer:
             if booking.generation == self._generation:
                 return booking
             self._drop(booking)
-            return self._book(self._earliest(now, self.limit - safety_margin(self.limit)))
+            start = max(now, self._hold_until)
+            return self._book(self._earliest(start, self.limit - safety_margin(self.limit)))
 
     def cancel(self, booking: Booking) -> None:
         """Free a booking that will not be sent."""
@@ -309,9 +313,15 @@ class WindowPacer:
             earliest = min(booking.earliest, sent + low)
             latest = received + high
             if status == 429:  # not counted by Dub; with Dub's headers it says the window was full
-                if any(_header(headers, name) for name in ("X-RateLimit-Reset", "Retry-After")):
+                reset = self._reset(headers, received)
+                if reset is None:
+                    return
+                if reset[1]:
                     self._learn_limit(headers)
                     self._learn_full(earliest, latest)
+                else:  # a server whose window is not Dub's minute: send nothing before its reset
+                    self._hold_until = max(self._hold_until, reset[0] + RATE_LIMIT_MARGIN)
+                    self._generation += 1
                 return
             if self._number(earliest) == self._number(latest):
                 self._counts[self._number(latest)] = self._counts.get(self._number(latest), 0) + 1
@@ -358,6 +368,23 @@ class WindowPacer:
             self._external[number] = min(needed, max(0, self.limit - ours))
             self._generation += 1
 
+    def _reset(self, headers: Mapping[str, str], now: float) -> tuple[float, bool] | None:
+        """
+        When (our clock) a 429 says the window resets, and whether that is the start of one of our
+        windows (Dub's epoch minutes); ``None`` when it names no reset.
+        """
+        low, high = self.offset_bounds()
+        for name in ("Retry-After", "X-RateLimit-Reset"):
+            value = _header(headers, name)
+            wait = None if value is None else parse_wait_value(value, now + (low + high) / 2)
+            if wait is not None:
+                try:
+                    aligned = int(value or "") % round(self.window * 1000) == 0
+                except ValueError:
+                    aligned = False
+                return now + min(wait, MAX_RATE_LIMIT_WAIT), aligned
+        return None
+
     def book_retry(self, now: float, headers: Mapping[str, str], throttled: int) -> Booking | None:
         """
         Book the retry of a request Dub answered 429 (after :meth:`finish`).
@@ -370,22 +397,15 @@ class WindowPacer:
         :param throttled: how many 429s this request has had, this one included.
         """
         with self._lock:
-            low, high = self.offset_bounds()
-            offset = (low + high) / 2
-            reset_wait = None
-            for name in ("Retry-After", "X-RateLimit-Reset"):
-                value = _header(headers, name)
-                if value is not None:
-                    reset_wait = parse_wait_value(value, now + offset)
-                    if reset_wait is not None:
-                        break
-            if reset_wait is None:
+            named = self._reset(headers, now)
+            if named is None:
                 return None
-            reset = now + min(reset_wait, MAX_RATE_LIMIT_WAIT)
+            reset = named[0]
             floor = min(RETRY_FLOOR * 2 ** min(throttled - 1, 16), MAX_RATE_LIMIT_WAIT)
             queued = sum(1 for b in self._in_flight.values() if b.at >= reset)
             latest = reset + RATE_LIMIT_MARGIN + queued * self.window / self.limit
-            at = min(self._earliest(max(now + floor, self._last_at), self.limit), latest)
+            start = max(now + floor, self._last_at, self._hold_until)
+            at = min(self._earliest(start, self.limit), latest)
             return self._book(max(at, now + floor))
 
 

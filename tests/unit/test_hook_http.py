@@ -342,8 +342,7 @@ def test_429_epoch_ms_is_not_read_as_seconds(hook, requests_mock, clock):
     assert clock.sleeps == [pytest.approx(1.55, abs=0.05)]
 
 
-def test_429_with_a_far_reset_waits_for_the_next_minute_at_most(hook, requests_mock, clock):
-    """A reset an hour away is a misread header: Dub's window is a minute, epoch-aligned."""
+def test_429_with_a_far_reset_is_capped_at_about_a_minute(hook, requests_mock, clock):
     requests_mock.get(
         CUSTOMERS,
         [
@@ -351,11 +350,23 @@ def test_429_with_a_far_reset_waits_for_the_next_minute_at_most(hook, requests_m
             {"status_code": 200, "json": PAGE},
         ],
     )
-    minute_left = WINDOW_SECONDS - clock.wall % WINDOW_SECONDS
     assert hook.list_customers() == PAGE
     assert len(clock.sleeps) == 1
-    # the start of the next minute, plus the clock skew assumed before any Date header
-    assert minute_left <= clock.sleeps[0] <= minute_left + 1.1
+    assert 60.0 <= clock.sleeps[0] <= 70.0
+
+
+def test_429_at_dubs_minute_waits_for_the_window_not_a_second_more(hook, requests_mock, clock):
+    """A reset at an epoch minute is Dub's window: the retry goes when the next minute admits it."""
+    next_minute = (clock.wall // WINDOW_SECONDS + 1) * WINDOW_SECONDS
+    headers = {"Retry-After": str(int(next_minute * 1000)), "X-RateLimit-Limit": "1200"}
+    requests_mock.get(
+        CUSTOMERS,
+        [{"status_code": 429, "json": RATE_LIMITED, "headers": headers}, {"status_code": 200, "json": PAGE}],
+    )
+    minute_left = next_minute - clock.wall
+    assert hook.list_customers() == PAGE
+    assert len(clock.sleeps) == 1
+    assert minute_left - 1.1 <= clock.sleeps[0] <= minute_left + 0.06
 
 
 def test_429_without_headers_backs_off(hook, requests_mock, clock):

@@ -293,7 +293,7 @@ def test_a_retry_goes_no_later_than_dubs_reset():
 def test_repeated_429s_back_off_from_the_floor():
     pacer = WindowPacer(1200)
     now = EPOCH_MINUTE + 10.0
-    headers = {"Retry-After": str(int((now + 0.01) * 1000))}  # a reset that is (nearly) now
+    headers = {"Retry-After": str(int((now + 0.01) * 1000))}  # a reset (nearly) now, not a minute's
     waits = []
     for throttled in range(1, 6):
         booking = pacer.reserve(now)
@@ -302,7 +302,7 @@ def test_repeated_429s_back_off_from_the_floor():
         assert retry is not None
         waits.append(retry.at - now)
         pacer.cancel(retry)
-    # no later than the reset (+ margin) at first, then the doubling floor wins: no tight loop
+    # the reset (+ margin) at first, then the doubling floor: no tight loop
     reset = 0.01 + RATE_LIMIT_MARGIN
     assert waits == pytest.approx([max(reset, RETRY_FLOOR * 2**i) for i in range(5)], abs=1e-6)
 
@@ -349,3 +349,18 @@ def test_one_pacer_per_key_and_url_shared_by_hooks():
         assert pacer_for("https://api.dub.co", "dub_secret_key_0123456789ab", 3000).limit == 3000
     finally:
         forget_pacers()
+
+
+def test_a_429_from_a_server_with_another_window_holds_until_its_reset():
+    """The emulator's shortened window (or a proxy): the reset is no epoch minute; wait for it, no more."""
+    pacer = WindowPacer(1200)
+    now = EPOCH_MINUTE + 10.0
+    booking = pacer.reserve(now)
+    waiting = pacer.reserve(now)  # booked before the 429: moved when it comes due
+    headers = {"Retry-After": str(int((now + 1.5) * 1000)), "X-RateLimit-Limit": "20"}
+    pacer.finish(booking, sent=now, received=now + 0.1, status=429, headers=headers)
+    assert pacer.limit == 1200  # not learnt from a window that is not Dub's
+    retry = pacer.book_retry(now + 0.1, headers, 1)
+    assert retry is not None and retry.at == pytest.approx(now + 1.5 + RATE_LIMIT_MARGIN)
+    assert pacer.confirm(waiting, now + 0.1).at >= now + 1.5
+    assert pacer.reserve(now + 2.0).at == now + 2.0  # and after the reset, nothing holds
