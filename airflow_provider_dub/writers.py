@@ -275,18 +275,18 @@ def _committed_upload(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
         stream.close()  # uploads the last part; nothing is visible yet
         stream.commit()  # completes the multipart upload: the whole object appears at once
     except BaseException:
-        try:
+        # The error that brought us here is the one to raise, whatever the clean-up meets.
+        with suppress(Exception):
             stream.close()  # no-op when closed; otherwise flushes the buffer as one more (invisible) part
-        finally:
-            try:
-                stream.discard()  # aborts the multipart upload: S3 deletes its parts
-            except Exception as err:
-                log.warning(
-                    "Could not abort the unfinished upload to %s (%s); it stays invisible until a "
-                    "lifecycle rule removes it",
-                    asset_uri(path),
-                    type(err).__name__,
-                )
+        try:
+            stream.discard()  # aborts the multipart upload: S3 deletes its parts
+        except Exception as err:
+            log.warning(
+                "Could not abort the unfinished upload to %s (%s); it stays invisible until a "
+                "lifecycle rule removes it",
+                asset_uri(path),
+                type(err).__name__,
+            )
         raise
 
 
