@@ -14,7 +14,19 @@ the current-format ids after ``W`` in ascending id order. One request answers "a
   stops at the first legacy id above any id Dub can have issued by now, or at a short page.
 * Without a watermark (the first run, or an explicit ``since``) the walk first finds a starting point:
   the newest customers by ``createdAt``, then down by id from the largest current id among them to the
-  first id older than ``since``.
+  first id older than ``since`` (or the bottom). The up walk starts from the highest id the down walk
+  still remembers; the ones it remembers are reported there if new.
+
+**The silent skip** (see :mod:`.pagination`): with a row filter, a cursor customer that has left the
+filters makes Dub drop the next matching customer, with a 200. A filtered run therefore takes a cursor
+page only when its first row proves that no *new* customer was dropped before it: a current id that
+cannot be new (ULID at or below the ones reported, or created before ``since``: every current id
+before it is older), or an id read just before in this walk. So the run starts from the watermark's
+second anchor, expecting the first (one request still answers "anything new?"); the down and up walks
+send their second-to-last id, expecting the last. A refused page steps back along the anchors or the
+ids read; with none left the run starts again from the watermark's time. The anchors are the last
+current ids read (ten, largest first). Unfiltered runs cannot meet the skip and start from the
+watermark itself.
 """
 
 from __future__ import annotations
