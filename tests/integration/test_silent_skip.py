@@ -11,6 +11,7 @@ plain ``startingAfter=<last id>`` walk, so these tests can fail.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
@@ -21,6 +22,7 @@ import pytest
 import requests
 
 from airflow_provider_dub.hooks.dub import DubHook
+from airflow_provider_dub.hooks.dub_async import DubAsyncHook
 from airflow_provider_dub.protocol import parallel
 from airflow_provider_dub.protocol.new_customers import NewCustomersPlan, Watermark
 from airflow_provider_dub.testing import DubEmulator
@@ -214,8 +216,19 @@ def test_unfiltered_read_sends_no_overlap(monkeypatch: pytest.MonkeyPatch) -> No
 # -- the sensor's new-customers plan across runs ----------------------------------------------------
 
 
-def run_new_customers(hook: DubHook, plan: NewCustomersPlan) -> list[str]:
-    return [c["id"] for page in hook.run_plan(plan) for c in page]
+def run_new_customers(hook: DubHook, plan: NewCustomersPlan, *, trigger: bool = False) -> list[str]:
+    """One sensor run (DubHook, as on the worker) or one trigger poll (DubAsyncHook, as in the triggerer)."""
+    if not trigger:
+        return [c["id"] for page in hook.run_plan(plan) for c in page]
+
+    async def poll() -> list[str]:
+        async_hook = DubAsyncHook(dub_conn_id=hook.dub_conn_id)
+        try:
+            return [c["id"] async for page in async_hook.run_plan(plan) for c in page]
+        finally:
+            await async_hook.close()
+
+    return asyncio.run(poll())
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -248,7 +261,7 @@ def test_new_customers_across_runs_while_cursors_leave_the_filter(
             )
             dub.before_request(saboteur)
             plan = NewCustomersPlan(filters, watermark=Watermark.from_json(watermark.to_json()), page_size=5)
-            found = run_new_customers(hook, plan)
+            found = run_new_customers(hook, plan, trigger=run % 2 == 1)
             dub.before_request(None)
             changed |= saboteur.changed
             reported += found
