@@ -15,3 +15,9 @@ VIRTUAL_ENV="$VENV" "$ROOT/.venvs/tools/bin/uv" pip install --quiet "dub==0.39.0
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$(mktemp -d)}"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 "$VENV/bin/python" -m benchmarks.run "$@"
+# The warehouse load (benchmarks/warehouse.py): 1,000,000 customers merged into SQLite, DuckDB and
+# PostgreSQL (scripts/services/postgres.sh), three days each; DUB_BENCH_WAREHOUSE=0 skips it.
+if [ "${DUB_BENCH_WAREHOUSE:-1}" != "0" ]; then
+  eval "$(bash scripts/services/postgres.sh)"
+  "$VENV/bin/python" -m benchmarks.warehouse
+fi
