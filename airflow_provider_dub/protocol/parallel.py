@@ -239,8 +239,9 @@ class ParallelReadPlan:
         out = [self._pivot_rows[r.pivot] for r in live]
         served = {r.key: set(r.served) for r in live}
         for rng in live:
-            # A first page ends where another range's first page begins: the other range is above.
-            # (Two first pages can only share a tail of the lower and a head of the upper.)
+            # A first page ends where it runs into the first page of a range above it. (Two first
+            # pages can only share a tail of the lower and a head of the upper, so the upper one is
+            # the one whose first row is not in the other.)
             others = [
                 o
                 for o in live
@@ -254,11 +255,11 @@ class ParallelReadPlan:
                     )
                 )
             ]
-            heads = {o.served[0] for o in others}
+            theirs = {row_id for o in others for row_id in o.served}
             if not self.overlap:
-                heads |= self._pivot_ids - {rng.pivot}  # unfiltered, a pivot is always where it was
+                theirs |= self._pivot_ids - {rng.pivot}  # unfiltered, a pivot is always where it was
             page = rng.served
-            cut = next((i for i, row_id in enumerate(page) if row_id in heads), len(page))
+            cut = next((i for i, row_id in enumerate(page) if row_id in theirs), len(page))
             rng.first_page = page[:cut]
         for rng in live:
             if self.overlap and not rng.first_page:
