@@ -13,9 +13,10 @@ the current-format ids after ``W`` in ascending id order. One request answers "a
 * Legacy ids sort among the new ones (``cus_`` + random alphanumerics). They are never new; the walk
   stops at the first legacy id above any id Dub can have issued by now, or at a short page.
 * Without a watermark (the first run, or an explicit ``since``) the walk first finds a starting point:
-  the newest customers by ``createdAt``, then down by id from the largest current id among them to the
-  first id older than ``since`` (or the bottom). The up walk starts from the highest id the down walk
-  still remembers; the ones it remembers are reported there if new.
+  the newest customers by ``createdAt``, then (unless that id is already older than ``since``) down by
+  id from the largest current id among them to the first id older than ``since`` (or the bottom). The
+  up walk starts from the highest id the down walk still remembers; the ones it remembers are
+  reported there if new.
 
 **The silent skip** (see :mod:`.pagination`): with a row filter, a cursor customer that has left the
 filters makes Dub drop the next matching customer, with a 200. A filtered run therefore takes a cursor
@@ -287,6 +288,14 @@ class NewCustomersPlan:
             return []
         start = max(current, key=ulid_key)
         self._note_current(start)
+        if self.since_ms is not None and created_ms(start) < self.since_ms:
+            # Nothing at or below it is new: up from it. Filtered, from the next current id among
+            # these (also older than since_ms), so that the page must begin with one not new.
+            self.phase = "up"
+            trail = sorted(current, key=ulid_key) if self.overlap else [start]
+            if len(trail) >= 2 or not self.overlap:
+                self._sweep = self._new_sweep("asc", trail)
+                return []
         self._down_rows = {str(r["id"]): r for r in rows if str(r["id"]) == start}
         # Down from it to a customer older than since_ms (or the bottom); the up walk then starts
         # from what the down walk read last, so that its first page is proven.
