@@ -76,7 +76,15 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_dub.hooks.dub", "airflow_provider_dub.hooks.dub_async"],
             }
         ],
-        "operators": [{"integration-name": "Dub", "python-modules": ["airflow_provider_dub.operators.dub"]}],
+        "operators": [
+            {
+                "integration-name": "Dub",
+                "python-modules": [
+                    "airflow_provider_dub.operators.dub",
+                    "airflow_provider_dub.transfers.dub_to_sql",
+                ],
+            }
+        ],
         "sensors": [{"integration-name": "Dub", "python-modules": ["airflow_provider_dub.sensors.dub"]}],
         "triggers": [{"integration-name": "Dub", "python-modules": ["airflow_provider_dub.triggers.dub"]}],
         "connection-types": [

@@ -1,4 +1,8 @@
-"""The warehouse load (``dags/dub_customers_warehouse.py``) end to end, on SQLite and PostgreSQL."""
+"""
+The warehouse load (``dags/dub_customers_warehouse.py``, its merge ``DubCustomersToSqlOperator``) end
+to end with a real Airflow, on SQLite (the DAG's default, no connection) and PostgreSQL. The other
+engines, and the operator's own contract, are tested in tests/transfers.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +66,8 @@ def test_first_load_changes_next_day_rerun_and_backfill(
     dub: DubEmulator, storage: str, warehouse: Warehouse
 ) -> None:
     # Day 1: everything is new.
-    states, first = load(DAY1, storage, warehouse)
+    history = f"{warehouse.table}_history"
+    states, first = load(DAY1, storage, warehouse, history_table=history)
     assert states == TASKS
     total = len(dub.customers())
     assert first["records"] == first["inserted"] == total
@@ -102,7 +107,7 @@ def test_first_load_changes_next_day_rerun_and_backfill(
     dub.delete_customers(gone)
 
     # Day 2: exactly those changes.
-    states, second = load(DAY2, storage, warehouse)
+    states, second = load(DAY2, storage, warehouse, history_table=history)
     assert states == TASKS
     assert second["inserted"] == len(added) == 9
     assert second["updated"] == len(changed) == 7
@@ -127,7 +132,7 @@ def test_first_load_changes_next_day_rerun_and_backfill(
     assert all(day2[c["id"]]["first_seen_date"] == "2026-03-05" for c in added)
 
     # Re-run of day 2: nothing to do, the same table.
-    states, rerun = load(DAY2, storage, warehouse)
+    states, rerun = load(DAY2, storage, warehouse, history_table=history)
     assert states == TASKS
     assert (rerun["inserted"], rerun["updated"], rerun["deleted"]) == (0, 0, 0)
     again = assert_mirrors(warehouse, dub, "2026-03-05")
@@ -135,11 +140,20 @@ def test_first_load_changes_next_day_rerun_and_backfill(
     assert _without(again, ignore_names) == _without(day2, ignore_names)
 
     # Backfill of day 1 after day 2: day 2's newer state stays.
-    states, backfill = load(DAY1, storage, warehouse)
+    states, backfill = load(DAY1, storage, warehouse, history_table=history)
     assert states == TASKS
     assert backfill["kept_newer"] == len(dub.customers())
     assert (backfill["inserted"], backfill["updated"], backfill["deleted"]) == (0, 0, 0)
     assert _without(warehouse.rows(), ignore_names) == _without(day2, ignore_names)
+
+    # The history: each customer's sale_amount on day 1, after day 2, its re-run and the backfill.
+    date = "'2026-03-04'" if warehouse.kind == "sqlite" else "DATE '2026-03-04'"
+    as_of = warehouse.query(
+        f"SELECT id, sale_amount FROM {history} WHERE valid_from <= {date} "
+        f"AND (valid_to IS NULL OR valid_to > {date}) AND NOT is_deleted"
+    )
+    warehouse.query(f"DROP TABLE {history}")
+    assert dict(as_of) == {i: row["sale_amount"] for i, row in day1.items()}
 
 
 def _without(rows: dict[str, dict], anonymous: set[str]) -> dict[str, dict]:
