@@ -55,7 +55,7 @@ def _plant(dub: DubEmulator, name: str, rng: random.Random) -> tuple[dict[str, A
     truth = dub.customers()
     planted = [c["id"] for c in rng.sample(truth, PLANTED)]
     if name == "country":
-        for customer_id in planted[:50]:
+        for customer_id in planted:
             dub.update_customer(customer_id, country="NZ")
         return {"country": "NZ"}, lambda c: c["country"] == "NZ", {"country": "FR"}
     if name == "email":
@@ -169,7 +169,7 @@ def test_filtered_read_while_cursors_leave_the_filter(
         assert len(got) == len(set(got)), "a customer came back twice"
         assert set(got) <= before, "a customer that never matched came back"
         assert before - saboteur.changed <= set(got), "a customer that matched throughout was lost"
-        assert len(saboteur.changed) >= 3, "the sabotage did not happen"
+        assert len(saboteur.changed) >= 2, "the sabotage did not happen"
         if concurrency > 1:
             first_wave = {
                 r.query["startingAfter"]
