@@ -52,7 +52,7 @@ def states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
 
 
-def main(storage: str, table: str, search: str) -> None:
+def main(storage: str, table: str, search: str, added_at: str) -> None:
     dags = load_examples()
     runs: list[dict[str, Any]] = []
 
@@ -71,15 +71,16 @@ def main(storage: str, table: str, search: str) -> None:
     run("dub_filtered_list", {"country": "US"})
     # Fails: Dub unreachable, the search (an email) in the request, the key in the connection.
     run("dub_filtered_list", {"dub_conn_id": "dub_unreachable", "country": "", "search": search})
-    now = pendulum.now("UTC")
+    # The first run's data interval ends just before the test added its customers: they are new to it.
+    first = pendulum.parse(added_at).subtract(seconds=1)
     sensor = {"poke_interval": 0.2, "timeout": 30}
-    run("dub_new_customers", {"storage": storage}, now.subtract(seconds=30), wait_for_new_customers=sensor)
+    run("dub_new_customers", {"storage": storage}, first, wait_for_new_customers=sensor)
     print("WAITING", flush=True)
     sys.stdin.readline()
-    run("dub_new_customers", {"storage": storage}, now.subtract(seconds=29), wait_for_new_customers=sensor)
+    run("dub_new_customers", {"storage": storage}, first.add(seconds=1), wait_for_new_customers=sensor)
     skipped = [] if warehouse else ["dub_customers_warehouse", "dub_snapshot_report"]
     print("SUMMARY " + json.dumps({"runs": runs, "not_run": skipped}), flush=True)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pendulum
 import pytest
 
 from airflow_provider_dub.testing import DubEmulator
@@ -47,7 +48,10 @@ def example_runs(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> 
             "AIRFLOW__OPENLINEAGE__DISABLED": "False",
         }
         env.pop("AIRFLOW_CONN_DUB_WAREHOUSE", None)  # the warehouse: SQLite under AIRFLOW_HOME
-        dub.add_customers(3)  # new for the first run of the new-customers DAG
+        # New for the first run of the new-customers DAG, whose logical date is taken from this moment:
+        # the runs before it may take longer than any fixed margin on a loaded machine.
+        added_at = pendulum.now("UTC")
+        dub.add_customers(3)
         table = f"dub_customers_{uuid.uuid4().hex[:8]}"
         process = subprocess.Popen(
             [
@@ -57,6 +61,7 @@ def example_runs(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> 
                 f"file://{storage}",
                 table,
                 victim["email"],
+                added_at.isoformat(),
             ],
             cwd=Path(__file__).resolve().parents[2],
             env=env,
