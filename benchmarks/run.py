@@ -164,7 +164,10 @@ def window_reads(
 
 
 def memory(customers: int) -> None:
-    with DubEmulator(customers=customers, seed=7) as dub, tempfile.TemporaryDirectory() as tmp:
+    with (
+        DubEmulator(customers=customers, seed=7, rate_limit=10**9) as dub,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         result = _run(
             ["-m", "benchmarks.memory", f"file://{tmp}/customers.jsonl"],
             {"DUB_URL": dub.url, "DUB_API_KEY": dub.api_key},
