@@ -41,11 +41,11 @@ def test_the_serialised_trigger_holds_no_key(monkeypatch: pytest.MonkeyPatch) ->
         deferred: list[Any] = []
         monkeypatch.setattr(sensor, "defer", lambda **kwargs: deferred.append(kwargs["trigger"]))
 
-        class TaskInstance:
-            map_index = -1
+        class TaskInstance:  # what the sensor and its watermark store read: no earlier successful run
+            dag_id, task_id, run_id, map_index = "dag", "wait", "manual__1", -1
 
-            def xcom_pull(self, **kwargs: Any) -> None:
-                return None
+            def get_ti_count(self, **kwargs: Any) -> int:
+                return 0
 
         sensor.execute({"ti": TaskInstance(), "data_interval_start": None})  # type: ignore[arg-type]
         assert dub.request_count() == 1  # the sensor checked once, then deferred
