@@ -65,10 +65,9 @@ EXPANDED_FIELDS = {
         "couponId",
         "couponTestId",
         "description",
-        "partnersCount",
     ),
 }
-_INTEGER_COLUMNS = {"sales", "saleAmount", "discount_maxDuration", "discount_partnersCount"}
+_INTEGER_COLUMNS = {"sales", "saleAmount", "discount_maxDuration"}
 _FLOAT_COLUMNS = {"discount_amount"}
 _TIMESTAMP_COLUMNS = {"createdAt", "firstSaleAt", "subscriptionCanceledAt"}
 _PARQUET_ROW_GROUP = 10_000

@@ -50,6 +50,7 @@ do not reproduce.
 A read with an explicit ``sort_by``/``sort_order`` must use offset paging, which cannot be complete
 beyond one page (no tie-breaker, a page cap); such a read is exact when it fits in one page (or
 ``limit`` <= ``page_size``) and otherwise fails with :class:`DubPaginationError` before yielding anything.
+(A larger ``limit`` is served by :mod:`.top`: a complete read kept in a bounded heap.)
 """
 
 from __future__ import annotations
@@ -283,8 +284,8 @@ class CustomerReadPlan:
                 f"sort_by={self.sort_by or 'createdAt'!r}, sort_order={self.sort_order or 'desc'!r} cannot be "
                 "complete beyond one page: Dub's offset paging has no tie-breaker (equal keys swap between "
                 "pages) and stops at a page cap. Either leave sort_by and sort_order unset to read every "
-                "matching customer exactly once (then sort downstream), or set limit <= page_size "
-                "(at most 100) to get the top customers in that order."
+                "matching customer exactly once (then sort downstream), or set a limit to get the top "
+                "customers in that order (up to 100 in one request, more from a complete read)."
             )
         self._pivot = rows[0]
         self._pivot_id = str(rows[0]["id"])
