@@ -3,7 +3,10 @@ The warehouse load's benchmark: N customers merged into each engine that runs he
 
 For each engine (SQLite file, DuckDB file, PostgreSQL at ``DUB_TEST_POSTGRES_URI`` if set), three
 days through ``DubCustomersToSqlOperator``: the first load, an unchanged day, a day with 1% of the
-customers changed; each in its own process (wall seconds, peak RSS from VmHWM). The snapshot files
+customers changed; each in its own process (wall seconds, peak RSS from VmHWM). Beside it, on SQLite
+and PostgreSQL, the same three days through the merge the example DAG had before the operator
+(``merge_snapshot`` of ``dags/dub_customers_warehouse.py`` at ``BEFORE``, read from git): both in one
+run, on the same machine at the same time. The snapshot files
 are generated directly as JSON Lines in Dub's shape (no HTTP). A first load of a tenth of the
 customers shows memory does not grow with their number. Prints a markdown table.
 
@@ -28,6 +31,8 @@ DAYS = (
     ("unchanged day", "2026-03-05", "day1"),
     ("1% changed", "2026-03-06", "day3"),
 )
+#: The last commit whose example DAG merged by itself (INSERT ... ON CONFLICT, json.loads per line).
+BEFORE = "52f84f0"
 COUNTRIES = ("US", "GB", "DE", "FR", "IN", "BR", "CA", "AU", "JP", None)
 
 
@@ -72,6 +77,7 @@ def write_snapshots(folder: Path, count: int) -> None:
 
 def run_one(engine: str, folder: str, day: str, snapshot: str, table: str) -> None:
     """In a process of its own: one load; prints seconds and peak RSS as JSON."""
+    engine, _, before = engine.partition(":")
     if engine == "sqlite":
         conn = json.dumps({"conn_type": "sqlite", "host": f"{folder}/warehouse.db"})
     elif engine == "duckdb":
@@ -92,13 +98,40 @@ def run_one(engine: str, folder: str, day: str, snapshot: str, table: str) -> No
     import pyarrow.json  # noqa: F401
     from airflow.sdk import BaseHook
 
-    BaseHook.get_connection("dub_bench_warehouse").get_hook()
-    started = time.monotonic()
-    result = operator.execute({})  # type: ignore[arg-type]
+    hook = BaseHook.get_connection("dub_bench_warehouse").get_hook()
+    if before:
+        merge_snapshot = _before_merge(Path(folder))
+        from airflow.sdk import ObjectStoragePath
+
+        started = time.monotonic()
+        result = merge_snapshot(hook, ObjectStoragePath(f"file://{folder}/{snapshot}.jsonl"), table, day, 0.5)
+    else:
+        started = time.monotonic()
+        result = operator.execute({})  # type: ignore[arg-type]
     seconds = time.monotonic() - started
     with open("/proc/self/status") as status:
         peak = next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "result": result}))
+
+
+def _before_merge(folder: Path) -> Any:
+    """``merge_snapshot`` of the example DAG at ``BEFORE``."""
+    import importlib.util
+
+    source = folder / "dub_customers_warehouse_before.py"
+    if not source.exists():
+        text = subprocess.run(
+            ["git", "show", f"{BEFORE}:dags/dub_customers_warehouse.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        source.write_text(text)
+    spec = importlib.util.spec_from_file_location("dub_customers_warehouse_before", source)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.merge_snapshot
 
 
 def measure(engine: str, folder: Path, day: str, snapshot: str, table: str) -> dict[str, Any]:
@@ -123,14 +156,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--engines", default="sqlite,duckdb,postgres")
+    parser.add_argument("--engines", default="sqlite,duckdb,postgres,sqlite:before,postgres:before")
     parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         run_one(*args.one)
         return
     engines = [
-        e for e in args.engines.split(",") if e != "postgres" or os.environ.get("DUB_TEST_POSTGRES_URI")
+        e
+        for e in args.engines.split(",")
+        if not e.startswith("postgres") or os.environ.get("DUB_TEST_POSTGRES_URI")
     ]
     with tempfile.TemporaryDirectory(prefix="dub-warehouse-bench-") as name:
         folder = Path(name)
@@ -144,8 +179,8 @@ def main() -> None:
         write_snapshots(small, args.customers // 10)
         rows = []
         for engine in engines:
-            table = "bench_customers"
-            if engine == "postgres":
+            table = "bench_" + engine.replace(":", "_")
+            if engine.startswith("postgres"):
                 drop_postgres(table)
             figures = []
             for label, day, snapshot in DAYS:
@@ -155,11 +190,11 @@ def main() -> None:
                     file=sys.stderr,
                 )
                 figures.append(figure)
-            if engine == "postgres":
+            if engine.startswith("postgres"):
                 drop_postgres(table)
-            tenth = measure(engine, small, DAYS[0][1], "day1", "bench_small")
-            if engine == "postgres":
-                drop_postgres("bench_small")
+            tenth = measure(engine, small, DAYS[0][1], "day1", f"{table}_small")
+            if engine.startswith("postgres"):
+                drop_postgres(f"{table}_small")
             rows.append((engine, figures, tenth))
     print(f"\n#### Warehouse load: {args.customers:,} customers (seconds; peak RSS of the task's process)\n")
     print("| engine | first load | unchanged day | 1% changed | first load of a tenth |")
