@@ -14,6 +14,7 @@ import pytest
 from airflow_provider_dub.exceptions import DubPaginationError, DubServerError
 from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.protocol import RetryPolicy
+from airflow_provider_dub.protocol import pacer as pacer_module
 from airflow_provider_dub.protocol.new_customers import is_current_id
 from airflow_provider_dub.testing import DubEmulator, FaultKind
 
@@ -117,6 +118,7 @@ def test_page_cap_smaller_than_the_data(monkeypatch) -> None:
 
 
 def test_429_storm_waits_for_the_window_and_completes(monkeypatch) -> None:
+    monkeypatch.setattr(pacer_module, "WINDOW_SECONDS", 1.0)  # the client models the emulator's window
     with DubEmulator(customers=1_500, seed=3, rate_limit=FAST, rate_limit_window=1.0) as dub:
         hook = hook_for(dub, monkeypatch)
         dub.before_request(
@@ -129,6 +131,7 @@ def test_429_storm_waits_for_the_window_and_completes(monkeypatch) -> None:
 
 def test_real_rate_limit_with_millisecond_headers(monkeypatch) -> None:
     """A key limited to 20 requests in a 2-second window: the hook waits for the window Dub names."""
+    monkeypatch.setattr(pacer_module, "WINDOW_SECONDS", 2.0)  # the client models the emulator's window
     with DubEmulator(customers=3_000, seed=3, rate_limit=20, rate_limit_window=2.0) as dub:
         hook = hook_for(dub, monkeypatch)
         got = [c["id"] for c in hook.iter_customers()]

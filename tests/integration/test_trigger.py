@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 
+from airflow_provider_dub.protocol import pacer as pacer_module
 from airflow_provider_dub.testing import DubEmulator, FaultKind
 from airflow_provider_dub.triggers.dub import DubNewCustomersTrigger
 
@@ -66,6 +67,7 @@ def test_a_dub_error_becomes_an_error_event_with_dubs_message(dub: DubEmulator, 
 
 
 def test_429_with_millisecond_headers_is_waited_out(monkeypatch) -> None:
+    monkeypatch.setattr(pacer_module, "WINDOW_SECONDS", 0.5)  # the client models the emulator's window
     with DubEmulator(customers=300, seed=2, rate_limit_window=0.5) as dub:
         monkeypatch.setenv("AIRFLOW_CONN_DUB_DEFAULT", dub.airflow_conn_json())
 
