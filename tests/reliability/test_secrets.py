@@ -25,6 +25,7 @@ import structlog
 from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.operators.dub import DubListCustomersOperator
 from airflow_provider_dub.protocol import RetryPolicy
+from airflow_provider_dub.protocol.pacer import forget_pacers
 from airflow_provider_dub.sensors.dub import DubNewCustomersSensor
 from airflow_provider_dub.testing import DubEmulator, FaultKind
 from airflow_provider_dub.triggers.dub import DubNewCustomersTrigger
@@ -78,6 +79,7 @@ def _failures(dub: DubEmulator, key: str, monkeypatch: pytest.MonkeyPatch) -> li
             list(hook.iter_customers(search=email))
         errors.append(raised.value)
         dub.clear_faults()
+        forget_pacers()  # after the injected 429 the client would rightly wait for Dub's next minute
     monkeypatch.setenv(
         "AIRFLOW_CONN_DUB_DEFAULT", connection(dub, key, host=UNREACHABLE, max_retry_seconds=0)
     )
