@@ -233,6 +233,45 @@ _WRITERS: dict[str, type[_PageWriter]] = {
 }
 
 
+def open_storage_path(
+    url: Any, conn_id: Any, *, url_argument: str, conn_argument: str, allowed: str
+) -> ObjectStoragePath:
+    """
+    Open a URL given as a task argument as an ``ObjectStoragePath``, checked before anything is read.
+
+    :param url: the URL, e.g. ``file:///data/customers.jsonl`` or ``s3://conn_id@bucket/key``.
+    :param conn_id: the storage connection; empty or ``None`` keeps the URL's own (``scheme://conn_id@...``).
+    :param url_argument: the name of the task argument holding ``url``, for error messages.
+    :param conn_argument: the name of the task argument holding ``conn_id``.
+    :param allowed: what the URL may be, for error messages.
+    :raises DubValidationError: on a non-string, empty or scheme-less URL, or one no filesystem handles.
+    """
+    from urllib.parse import urlsplit
+
+    from airflow.sdk import ObjectStoragePath
+
+    for name, value in ((url_argument, url), (conn_argument, conn_id)):
+        if value is not None and not isinstance(value, str):
+            raise DubValidationError(name, f"expected a string, got {type(value).__name__}", "a string")
+    if not url:
+        raise DubValidationError(url_argument, "it is empty", allowed)
+    scheme = urlsplit(url).scheme
+    if not scheme:
+        raise DubValidationError(url_argument, f"{url!r} has no scheme", allowed)
+    try:
+        import fsspec
+
+        fsspec.get_filesystem_class(scheme)
+        # No conn_id unless set: Airflow 3.1 lets an explicit conn_id=None override the URL's own.
+        return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
+    except (ImportError, ValueError) as err:
+        raise DubValidationError(
+            url_argument,
+            f"no filesystem handles the scheme {scheme!r} ({err})",
+            "'file://', or a scheme whose provider is installed (s3:// needs apache-airflow-providers-amazon[s3fs])",
+        ) from None
+
+
 @dataclass
 class WriteResult:
     """What was written: the final URI and how many customers."""

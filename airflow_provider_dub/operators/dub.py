@@ -10,11 +10,17 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
-from airflow_provider_dub.exceptions import DubError, DubValidationError
+from airflow_provider_dub.exceptions import DubError
 from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.protocol import FILTER_PARAMS
 from airflow_provider_dub.protocol.params import as_boolean, as_integer
-from airflow_provider_dub.writers import asset_uri, check_format_support, resolve_format, write_customers
+from airflow_provider_dub.writers import (
+    asset_uri,
+    check_format_support,
+    open_storage_path,
+    resolve_format,
+    write_customers,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -35,35 +41,17 @@ def output_asset_uri(url: str) -> str:
 
 def open_output_path(url: str, conn_id: str | None) -> ObjectStoragePath:
     """
-    The output URL as an ``ObjectStoragePath``, checked before anything is read.
+    Open the output URL as an ``ObjectStoragePath``, checked before anything is read.
 
     :raises DubValidationError: when the URL has no scheme or no filesystem handles its scheme.
     """
-    from airflow.sdk import ObjectStoragePath
-
-    for name, value in (("output_path", url), ("output_conn_id", conn_id)):
-        if value is not None and not isinstance(value, str):
-            raise DubValidationError(name, f"expected a string, got {type(value).__name__}", "a string")
-    scheme = urlsplit(url).scheme
-    if not scheme:
-        raise DubValidationError(
-            "output_path",
-            f"{url!r} has no scheme",
-            "a URL such as 'file:///data/customers.jsonl' or 's3://bucket/key'",
-        )
-    try:
-        import fsspec
-
-        fsspec.get_filesystem_class(scheme)
-        # An empty (templated) conn id means none: the URL's own "scheme://conn_id@..." then applies.
-        # Not passed at all then: Airflow 3.1 lets an explicit conn_id=None override the URL's.
-        return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
-    except (ImportError, ValueError) as err:
-        raise DubValidationError(
-            "output_path",
-            f"no filesystem handles the scheme {scheme!r} ({err})",
-            "'file://', or a scheme whose provider is installed (s3:// needs apache-airflow-providers-amazon[s3fs])",
-        ) from None
+    return open_storage_path(
+        url,
+        conn_id,
+        url_argument="output_path",
+        conn_argument="output_conn_id",
+        allowed="a URL such as 'file:///data/customers.jsonl' or 's3://bucket/key'",
+    )
 
 
 class _Progress:

@@ -19,6 +19,7 @@ from airflow_provider_dub.transfers.sql_dialects import (
     STAGING_COLUMNS,
     TIMESTAMP_COLUMNS,
 )
+from airflow_provider_dub.writers import open_storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -62,36 +63,17 @@ def _with_pyarrow(snapshot_format: str) -> str:
 
 def open_snapshot_path(url: Any, conn_id: Any) -> ObjectStoragePath:
     """
-    The snapshot URL as an ``ObjectStoragePath``, checked before anything is read.
+    Open the snapshot URL as an ``ObjectStoragePath``, checked before anything is read.
 
-    :raises DubValidationError: on a non-string, scheme-less or unsupported URL.
+    :raises DubValidationError: on a non-string, empty, scheme-less or unsupported URL.
     """
-    from airflow.sdk import ObjectStoragePath
-
-    for name, value in (("snapshot_path", url), ("snapshot_conn_id", conn_id)):
-        if value is not None and not isinstance(value, str):
-            raise DubValidationError(name, f"expected a string, got {type(value).__name__}", "a string")
-    if not url:
-        raise DubValidationError("snapshot_path", "it is empty", "the URL of a snapshot file")
-    scheme = urlsplit(url).scheme
-    if not scheme:
-        raise DubValidationError(
-            "snapshot_path",
-            f"{url!r} has no scheme",
-            "a URL such as 'file:///data/customers.jsonl' or 's3://conn_id@bucket/key'",
-        )
-    try:
-        import fsspec
-
-        fsspec.get_filesystem_class(scheme)
-        # No conn_id unless set: Airflow 3.1 lets an explicit conn_id=None override the URL's own.
-        return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
-    except (ImportError, ValueError) as err:
-        raise DubValidationError(
-            "snapshot_path",
-            f"no filesystem handles the scheme {scheme!r} ({err})",
-            "'file://', or a scheme whose provider is installed (s3:// needs apache-airflow-providers-amazon[s3fs])",
-        ) from None
+    return open_storage_path(
+        url,
+        conn_id,
+        url_argument="snapshot_path",
+        conn_argument="snapshot_conn_id",
+        allowed="a URL such as 'file:///data/customers.jsonl' or 's3://conn_id@bucket/key'",
+    )
 
 
 def staging_schema() -> Any:
