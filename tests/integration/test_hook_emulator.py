@@ -138,7 +138,10 @@ def test_real_rate_limit_with_millisecond_headers(monkeypatch) -> None:
         assert set(got) == dub.customer_ids()
         throttled = [r for r in dub.requests if r.status == 429]
         assert throttled, "the test must actually hit the limit"
-        assert len(throttled) <= 4  # each 429 waits for the window instead of hammering
+        # The hook believes the connection's FAST limit until Dub's first 429 names the real one; the
+        # requests already in flight then may meet it too: at most one wave of max_concurrency. (It
+        # was 5 once on a loaded machine.) A client that hammered would collect one per retry.
+        assert len(throttled) <= hook.settings.max_concurrency
 
 
 def test_5xx_bursts_and_dropped_connections(monkeypatch) -> None:
