@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.browser.airflow_server import (
-    ADMIN_PASSWORD,
-    ADMIN_USER,
     STOP_TIMEOUT,
     AirflowApiServer,
     _signal_group,
@@ -65,24 +63,10 @@ class AirflowDeployment(AirflowApiServer):
         self._services: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, reserialize: bool = False) -> None:
-        """Migrate the database, start every service, and wait for the api-server to answer."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "passwords.json").write_text(json.dumps({ADMIN_USER: ADMIN_PASSWORD}))
-        self.cli("db", "migrate")
-        if reserialize:
-            self.cli("dags", "reserialize")
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "airflow", "api-server", *self._server_args()],
-                env=self.env,
-                cwd=self.home,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        """Migrate the database, start the api-server (as the browser tests do), then every service."""
+        super().start(reserialize)
         self._start_service("dag-processor")
         self._start_service("triggerer")
-        self._wait_healthy()
         # Only now: tasks the scheduler starts call the api-server at once.
         self._start_service("scheduler")
 
