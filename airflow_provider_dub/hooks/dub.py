@@ -133,6 +133,30 @@ def _seconds_argument(name: str, value: Any) -> float:
     return number
 
 
+@dataclass(frozen=True)
+class HookOverrides:
+    """
+    A task's settings for its hook, checked; ``None`` keeps the connection's extra.
+
+    :param max_retry_seconds: overrides the connection's retry budget (seconds, 0 turns retries off).
+    :param requests_per_minute: overrides the connection's rate limit; 0 turns pacing off.
+    :raises DubValidationError: on a value that is not acceptable, naming it.
+    """
+
+    max_retry_seconds: float | None = None
+    requests_per_minute: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_retry_seconds is not None:
+            object.__setattr__(
+                self, "max_retry_seconds", _seconds_argument("max_retry_seconds", self.max_retry_seconds)
+            )
+        if self.requests_per_minute is not None:
+            object.__setattr__(
+                self, "requests_per_minute", as_integer("requests_per_minute", self.requests_per_minute, 0)
+            )
+
+
 def normalise_base_url(host: str | None) -> str:
     """
     The connection's host as a base URL: default Dub's API, ``https://`` when no scheme, no trailing slash.
@@ -161,10 +185,10 @@ def normalise_base_url(host: str | None) -> str:
 
 
 def settings_from_connection(
-    conn: Connection, max_retry_seconds: float | None = None, requests_per_minute: int | None = None
+    conn: Connection, overrides: HookOverrides | None = None
 ) -> DubConnectionSettings:
     """
-    Read a ``dub`` connection; the arguments, when not ``None``, override its extras.
+    Read a ``dub`` connection; the ``overrides`` that are not ``None`` replace its extras.
 
     :raises DubValidationError: on a missing API key or a bad extra, naming it.
     """
@@ -188,6 +212,9 @@ def settings_from_connection(
             "a Dub API key: 'dub_' and letters and digits",
         )
     extra = conn.extra_dejson
+    overrides = overrides or HookOverrides()
+    requests_per_minute = overrides.requests_per_minute
+    max_retry_seconds = overrides.max_retry_seconds
     if requests_per_minute is None:
         requests_per_minute = int(_number_extra(extra, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1))
     if max_retry_seconds is None:
@@ -240,12 +267,7 @@ class DubHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.dub_conn_id = dub_conn_id
-        if max_retry_seconds is not None:
-            max_retry_seconds = _seconds_argument("max_retry_seconds", max_retry_seconds)
-        if requests_per_minute is not None:
-            requests_per_minute = as_integer("requests_per_minute", requests_per_minute, 0)
-        self._max_retry_seconds = max_retry_seconds
-        self._requests_per_minute = requests_per_minute
+        self.overrides = HookOverrides(max_retry_seconds, requests_per_minute)
         self._rng = random.Random()
         #: Requests sent by this hook (every attempt, retries included).
         self.request_count = 0
@@ -255,9 +277,7 @@ class DubHook(BaseHook):
     @cached_property
     def settings(self) -> DubConnectionSettings:
         """The connection's settings, read once. :raises DubValidationError: on a missing key or bad extra."""
-        return settings_from_connection(
-            self.get_connection(self.dub_conn_id), self._max_retry_seconds, self._requests_per_minute
-        )
+        return settings_from_connection(self.get_connection(self.dub_conn_id), self.overrides)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:

@@ -14,6 +14,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_dub.exceptions import DubConnectionError, DubError, DubInvalidCursorError
 from airflow_provider_dub.hooks.dub import (
     DubConnectionSettings,
+    HookOverrides,
     request_headers,
     settings_from_connection,
     without_query,
@@ -39,14 +40,24 @@ class DubAsyncHook(BaseHook):
     retries, 429 waits and pacing follow the same protocol module as :class:`DubHook`.
 
     :param dub_conn_id: the Airflow connection of type ``dub``.
+    :param max_retry_seconds: overrides the connection's retry budget (seconds a request may go on retrying).
+    :param requests_per_minute: overrides the connection's rate limit; 0 turns pacing off.
     """
 
     conn_name_attr = "dub_conn_id"
     default_conn_name = "dub_default"
 
-    def __init__(self, dub_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        dub_conn_id: str = default_conn_name,
+        *,
+        max_retry_seconds: float | None = None,
+        requests_per_minute: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.dub_conn_id = dub_conn_id
+        self.overrides = HookOverrides(max_retry_seconds, requests_per_minute)
         self._settings: DubConnectionSettings | None = None
         self._client: httpx.AsyncClient | None = None
         self._pacer: WindowPacer | None = None
@@ -56,7 +67,9 @@ class DubAsyncHook(BaseHook):
     async def get_settings(self) -> DubConnectionSettings:
         """The connection's settings, read once without blocking."""
         if self._settings is None:
-            self._settings = settings_from_connection(await self.aget_connection(self.dub_conn_id))
+            self._settings = settings_from_connection(
+                await self.aget_connection(self.dub_conn_id), self.overrides
+            )
         return self._settings
 
     async def _get_client(self) -> httpx.AsyncClient:
