@@ -40,6 +40,10 @@ class DubPaginationError(DubError):
     """A read cannot be delivered completely in the order asked for, or lost its place."""
 
 
+class DubXComLimitError(DubError):
+    """More customers match than ``max_xcom_records``: they belong in a file, not in XCom."""
+
+
 class DubWarehouseError(DubError):
     """The warehouse load (``DubCustomersToSqlOperator``) could not apply a snapshot."""
 

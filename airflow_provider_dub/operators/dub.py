@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
-from airflow_provider_dub.exceptions import DubError
+from airflow_provider_dub.exceptions import DubError, DubXComLimitError
 from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.protocol import FILTER_PARAMS
 from airflow_provider_dub.protocol.params import as_boolean, as_integer
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
 _PROGRESS_EVERY_SECONDS = 15.0
-
-
-class DubXComLimitError(DubError):
-    """More customers match than ``max_xcom_records``: they belong in a file, not in XCom."""
 
 
 def output_asset_uri(url: str) -> str:
