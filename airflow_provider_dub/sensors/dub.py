@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, AirflowSkipException, conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_dub.exceptions import DubError, DubValidationError
-from airflow_provider_dub.hooks.dub import DubHook
-from airflow_provider_dub.operators.dub import open_output_path
-from airflow_provider_dub.protocol import FILTER_PARAMS, Watermark, build_new_customers_plan
+from airflow_provider_dub.exceptions import DubError, DubValidationError, DubXComLimitError
+from airflow_provider_dub.protocol import Watermark, build_new_customers_plan, error_from_response
 from airflow_provider_dub.protocol.params import as_boolean, as_integer
 from airflow_provider_dub.sensors.watermarks import WatermarkStore
-from airflow_provider_dub.writers import check_format_support, resolve_format, write_customers
+from airflow_provider_dub.utils.mixins import DubCustomersMixin
+from airflow_provider_dub.writers import write_customers
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, ObjectStoragePath
 
 
 class _TooFew(Exception):
@@ -32,7 +31,7 @@ def _to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-class DubNewCustomersSensor(BaseSensorOperator):
+class DubNewCustomersSensor(DubCustomersMixin, BaseSensorOperator):
     """
     Wait until at least ``min_new`` customers matching the filters are new since the last run.
 
@@ -46,91 +45,41 @@ class DubNewCustomersSensor(BaseSensorOperator):
     The new customers go to XCom (``return_value``: ``count``, ``customers``, ``uri``, ``watermark``,
     ``since``); above ``max_xcom_records`` they are written to ``output_path`` and only its URI is pushed.
 
-    :param dub_conn_id: the Dub connection.
-    :param email: exact email (takes precedence over ``external_id`` and ``search``).
-    :param external_id: exact external id (takes precedence over ``search``).
-    :param search: whole words of name or email; with ``@``, an exact email.
-    :param country: ISO 3166-1 alpha-2 country code.
-    :param link_id: customers referred through this link.
-    :param program_id: customers of the workspace's partner program (Dub uses the default program).
-    :param partner_id: customers referred by this partner.
-    :param customer_ids: only these customers: a list of up to 250 ids, or a string of ids separated
-        by commas (or a JSON list). (templated)
-    :param include_expanded_fields: add link, programId, partner and discount to each customer.
+    .. seealso::
+        For more information on how to use this sensor, take a look at the guide:
+        :doc:`/sensor`
+
     :param since: count customers created since this time instead (ISO 8601 string or datetime).
-    :param min_new: how many new customers make the sensor succeed (default 1).
-    :param max_xcom_records: the most new customers pushed to XCom (default 1,000).
-    :param output_path: where to write the new customers when there are more (any ObjectStoragePath URL).
-    :param output_conn_id: the object storage connection, if not in the URL.
-    :param output_format: ``jsonl`` (default), ``csv`` or ``parquet``.
+        (templated)
+    :param min_new: how many new customers make the sensor succeed (default 1). (templated)
+    :param max_xcom_records: the most new customers pushed to XCom (default 1,000); more need
+        ``output_path``. (templated)
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     """
 
     template_fields: Sequence[str] = (
-        "dub_conn_id",
-        *FILTER_PARAMS,
-        "include_expanded_fields",
+        *DubCustomersMixin.template_fields,
         "since",
         "min_new",
         "max_xcom_records",
-        "output_path",
-        "output_conn_id",
-        "output_format",
     )
     ui_color = "#f3e8ff"
 
     def __init__(
         self,
         *,
-        dub_conn_id: str = DubHook.default_conn_name,
-        email: str | None = None,
-        external_id: str | None = None,
-        search: str | None = None,
-        country: str | None = None,
-        link_id: str | None = None,
-        program_id: str | None = None,
-        partner_id: str | None = None,
-        customer_ids: list[str] | str | None = None,
-        include_expanded_fields: bool | str = False,
         since: str | datetime | None = None,
         min_new: int | str = 1,
         max_xcom_records: int | str = 1000,
-        output_path: str | None = None,
-        output_conn_id: str | None = None,
-        output_format: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.dub_conn_id = dub_conn_id
-        self.email = email
-        self.external_id = external_id
-        self.search = search
-        self.country = country
-        self.link_id = link_id
-        self.program_id = program_id
-        self.partner_id = partner_id
-        self.customer_ids = customer_ids
-        self.include_expanded_fields = include_expanded_fields
         self.since = since
         self.min_new = min_new
         self.max_xcom_records = max_xcom_records
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.output_format = output_format
         # Not templated; a string such as 'no' would otherwise count as true and defer.
         self.deferrable = as_boolean("deferrable", deferrable)
-
-    @cached_property
-    def hook(self) -> DubHook:
-        return DubHook(dub_conn_id=self.dub_conn_id)
-
-    @property
-    def filters(self) -> dict[str, Any]:
-        """The filters as the hook takes them, unset ones left out."""
-        values = {name: getattr(self, name) for name in FILTER_PARAMS}
-        values["include_expanded_fields"] = self.include_expanded_fields
-        return {name: value for name, value in values.items() if value not in (None, "")}
 
     # -- where "new" starts --------------------------------------------------------------------------
 
@@ -176,17 +125,12 @@ class DubNewCustomersSensor(BaseSensorOperator):
     def _check_arguments(self) -> tuple[int, int]:
         min_new = as_integer("min_new", self.min_new, 1)
         cap = as_integer("max_xcom_records", self.max_xcom_records, 0)
-        if self.output_path:
-            open_output_path(self.output_path, self.output_conn_id)
-            check_format_support(resolve_format(self.output_format, self.output_path))
-        else:
-            resolve_format(self.output_format, "")  # unused without a path, but a typo is still an error
-            if min_new > cap:
-                raise DubValidationError(
-                    "min_new",
-                    f"{min_new} is more than max_xcom_records={cap} and there is no output_path",
-                    "<= max_xcom_records",
-                )
+        if not self.output_path and min_new > cap:
+            raise DubValidationError(
+                "min_new",
+                f"{min_new} is more than max_xcom_records={cap} and there is no output_path",
+                "<= max_xcom_records",
+            )
         return min_new, cap
 
     # -- reading the new customers -------------------------------------------------------------------
@@ -198,9 +142,12 @@ class DubNewCustomersSensor(BaseSensorOperator):
         On success the new watermark is saved in the sensor's :class:`WatermarkStore`.
         """
         min_new, cap = self._check_arguments()
+        output = self.check_output()
         store = WatermarkStore(context["ti"])
         watermark, since_ms = self._start(context, store)
-        plan = build_new_customers_plan(watermark=watermark, since_ms=since_ms, **self.filters)
+        plan = build_new_customers_plan(
+            watermark=watermark, since_ms=since_ms, include_expanded_fields=self.expanded, **self.filters
+        )
         started = time.monotonic()
         pages = self.hook.run_plan(plan)
         kept: list[list[dict[str, Any]]] = []
@@ -210,7 +157,7 @@ class DubNewCustomersSensor(BaseSensorOperator):
             kept.append(page)
             count += len(page)
             if count > cap:
-                uri = self._write(kept, pages, min_new)
+                uri = self._write(output, kept, pages, min_new)
                 if uri is None:
                     return None
                 count = plan.found
@@ -238,15 +185,18 @@ class DubNewCustomersSensor(BaseSensorOperator):
         }
 
     def _write(
-        self, kept: list[list[dict[str, Any]]], rest: Iterable[list[dict[str, Any]]], min_new: int
+        self,
+        output: tuple[ObjectStoragePath | None, str],
+        kept: list[list[dict[str, Any]]],
+        rest: Iterable[list[dict[str, Any]]],
+        min_new: int,
     ) -> str | None:
-        if not self.output_path:
-            raise DubError(
+        path, output_format = output
+        if path is None:
+            raise DubXComLimitError(
                 f"More than max_xcom_records={self.max_xcom_records} new customers; set output_path to write "
                 "them to object storage. The watermark is not moved, so none is lost."
             )
-        path = open_output_path(self.output_path, self.output_conn_id)
-        output_format = resolve_format(self.output_format, self.output_path)
 
         def all_pages() -> Iterator[list[dict[str, Any]]]:
             count = 0
@@ -256,9 +206,8 @@ class DubNewCustomersSensor(BaseSensorOperator):
             if count < min_new:
                 raise _TooFew
 
-        expanded = self.filters.get("include_expanded_fields") not in (None, False, "false", "False")
         try:
-            return write_customers(path, all_pages(), output_format, expanded=expanded).uri
+            return write_customers(path, all_pages(), output_format, expanded=self.expanded).uri
         except _TooFew:
             return None
 
@@ -269,44 +218,77 @@ class DubNewCustomersSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=result) if result is not None else False
 
     def execute(self, context: Context) -> Any:
+        """Wait in the sensor's mode; when deferrable, check once here, then hand the wait over."""
         if not self.deferrable:
             return super().execute(context)
+        end_time = time.time() + float(self.timeout)  # the whole wait, however often it defers
         result = self.collect(context)  # one cheap check on the worker before handing over
         if result is not None:
             return result
-        self._defer(context)
+        self._defer(context, end_time)
 
-    def _defer(self, context: Context) -> None:
+    def _defer(self, context: Context, end_time: float) -> None:
+        """Hand the wait to the triggerer until ``end_time`` (Unix time, s), then resume in ``execute_complete``."""
         from airflow_provider_dub.triggers.dub import (
             DubNewCustomersTrigger,  # core's triggers: only when deferring
         )
 
+        remaining = end_time - time.time()
+        if remaining <= 0:
+            self._time_out()
         watermark, since_ms = self._start(context, WatermarkStore(context["ti"]))
         self.defer(
             trigger=DubNewCustomersTrigger(
                 dub_conn_id=self.dub_conn_id,
-                filters=self.filters,
+                hook_params=self.hook_params,
+                filters={**self.filters, "include_expanded_fields": self.expanded},
                 watermark=watermark.to_json() if watermark else None,
                 since_ms=since_ms,
                 min_new=as_integer("min_new", self.min_new, 1),
                 poll_interval=float(self.poke_interval),
-                end_time=time.time() + float(self.timeout),
+                end_time=end_time,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout)),
+            kwargs={"end_time": end_time},
+            timeout=timedelta(seconds=remaining),
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        """Resume after the trigger: read the new customers it saw, or fail with Dub's message."""
+    def _time_out(self) -> NoReturn:
+        message = f"No {self.min_new} new Dub customers within the sensor's timeout of {self.timeout} s"
+        if self.soft_fail:
+            raise AirflowSkipException(message)
+        raise AirflowSensorTimeout(message)
+
+    def execute_complete(self, context: Context, event: dict[str, Any], end_time: float | None = None) -> Any:
+        """
+        Resume after the trigger: read the new customers it saw, or fail as it did.
+
+        :param event: the trigger's event: ``status`` ``success``, ``timeout`` or ``error`` (with
+            Dub's ``code``, ``message``, ``http_status`` and ``doc_url``).
+        :param end_time: when the whole wait ends (Unix time, s), set by the first deferral and kept
+            by the next ones.
+        :raises DubError: the class matching Dub's error code, for an ``error`` event.
+        """
         status = event.get("status")
         if status == "error":
-            raise DubError(f"Dub: {event.get('message')}")
+            raise error_from_event(event)
         if status == "timeout":
-            message = f"No {self.min_new} new Dub customers within the sensor's timeout of {self.timeout} s"
-            if self.soft_fail:
-                raise AirflowSkipException(message)
-            raise AirflowSensorTimeout(message)
+            self._time_out()
         result = self.collect(context)
-        if result is None:  # deleted again since the trigger saw them: keep waiting
-            self._defer(context)
+        if result is None:  # deleted again since the trigger saw them: keep waiting, until the same end
+            self._defer(context, end_time if end_time is not None else time.time() + float(self.timeout))
         return result
+
+
+def error_from_event(event: dict[str, Any]) -> DubError:
+    """
+    Return the exception an ``error`` event reports: for a Dub API error the class of Dub's code.
+
+    Without a code (Dub unreachable, a bad connection), a :class:`DubError` with the message.
+    """
+    message = str(event.get("message") or "")
+    code = event.get("code")
+    if not code:
+        return DubError(f"Dub: {message}")
+    envelope = {"error": {"code": code, "message": message, "doc_url": event.get("doc_url")}}
+    return error_from_response(int(event.get("http_status") or 0), json.dumps(envelope))

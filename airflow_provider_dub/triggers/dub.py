@@ -16,12 +16,18 @@ from airflow_provider_dub.protocol import Watermark, build_new_customers_plan
 
 class DubNewCustomersTrigger(BaseTrigger):
     """
-    Polls Dub asynchronously until at least ``min_new`` customers are new, or until ``end_time``.
+    Poll Dub asynchronously until at least ``min_new`` customers are new, or until ``end_time``.
 
     It only counts; the sensor then reads the new customers on a worker. Its arguments are
-    serialised into Airflow's database: a connection id, filters and a watermark, never the key.
+    serialised into Airflow's database: a connection id, hook settings, filters and a watermark,
+    never the key.
+
+    .. seealso::
+        The deferrable mode of the sensor, in the guide: :doc:`/sensor`
 
     :param dub_conn_id: the Dub connection.
+    :param hook_params: the task's settings for :class:`DubAsyncHook` (``max_retry_seconds``,
+        ``requests_per_minute``), as for the sensor's ``DubHook``.
     :param filters: the sensor's filters (snake_case, as the hook takes them).
     :param watermark: the previous run's watermark (JSON), or ``None``.
     :param since_ms: customers created since this Unix time (ms) are new, when there is no watermark.
@@ -45,9 +51,11 @@ class DubNewCustomersTrigger(BaseTrigger):
         min_new: int,
         poll_interval: float,
         end_time: float,
+        hook_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.dub_conn_id = dub_conn_id
+        self.hook_params = hook_params or {}
         self.filters = filters
         self.watermark = watermark
         self.since_ms = since_ms
@@ -56,10 +64,12 @@ class DubNewCustomersTrigger(BaseTrigger):
         self.end_time = end_time
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the trigger's class path and arguments, as Airflow stores them."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "dub_conn_id": self.dub_conn_id,
+                "hook_params": self.hook_params,
                 "filters": self.filters,
                 "watermark": self.watermark,
                 "since_ms": self.since_ms,
@@ -70,7 +80,7 @@ class DubNewCustomersTrigger(BaseTrigger):
         )
 
     async def count_new(self, hook: DubAsyncHook) -> int:
-        """How many customers are new, counting no further than ``min_new``."""
+        """Count the new customers, no further than ``min_new``."""
         plan = build_new_customers_plan(
             watermark=Watermark.from_json(self.watermark),
             since_ms=self.since_ms,
@@ -83,7 +93,8 @@ class DubNewCustomersTrigger(BaseTrigger):
         return found
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = DubAsyncHook(dub_conn_id=self.dub_conn_id)
+        """Poll every ``poll_interval`` s; yield one ``success``, ``timeout`` or ``error`` event."""
+        hook = DubAsyncHook(self.dub_conn_id, **self.hook_params)
         try:
             while True:
                 # The sensor has just checked once on the worker: wait before the first poll.
@@ -105,7 +116,15 @@ class DubNewCustomersTrigger(BaseTrigger):
                     return
                 self.log.info("%d new Dub customers, waiting for %d", found, self.min_new)
         except DubAPIError as err:
-            yield TriggerEvent({"status": "error", "message": err.message, "code": err.code})
+            yield TriggerEvent(
+                {
+                    "status": "error",
+                    "message": err.message,
+                    "code": err.code,
+                    "http_status": err.http_status,
+                    "doc_url": err.doc_url,
+                }
+            )
         except DubError as err:
             yield TriggerEvent({"status": "error", "message": str(err), "code": None})
         finally:

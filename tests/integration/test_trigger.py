@@ -63,7 +63,13 @@ def test_a_dub_error_becomes_an_error_event_with_dubs_message(dub: DubEmulator, 
     conn = json.loads(dub.airflow_conn_json())
     monkeypatch.setenv("AIRFLOW_CONN_DUB_DEFAULT", json.dumps({**conn, "password": "dub_" + "x" * 24}))
     event = asyncio.run(first_event(make_trigger(dub)))
-    assert event == {"status": "error", "message": "Unauthorized: Invalid API key.", "code": "unauthorized"}
+    assert event == {
+        "status": "error",
+        "message": "Unauthorized: Invalid API key.",
+        "code": "unauthorized",
+        "http_status": 401,
+        "doc_url": "https://dub.co/docs/api-reference/errors#unauthorized",
+    }
 
 
 def test_429_with_millisecond_headers_is_waited_out(monkeypatch) -> None:
