@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import math
 import random
-import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
-from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_dub import __version__
-from airflow_provider_dub.exceptions import (
-    DubAPIError,
-    DubConnectionError,
-    DubError,
-    DubInvalidCursorError,
-    DubValidationError,
+from airflow_provider_dub.exceptions import DubAPIError, DubInvalidCursorError
+from airflow_provider_dub.hooks.connection import (
+    DubConnectionSettings,
+    HookOverrides,
+    request_headers,
+    settings_from_connection,
 )
-from airflow_provider_dub.get_provider_info import (
-    CONNECTION_FIELDS,
-    DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_MAX_RETRY_SECONDS,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_REQUESTS_PER_MINUTE,
-    UI_FIELD_BEHAVIOUR,
-)
+from airflow_provider_dub.hooks.connection_schema import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_dub.protocol import (
     ParallelReadPlan,
     ReadPlan,
@@ -42,7 +28,6 @@ from airflow_provider_dub.protocol import (
     build_count_query,
     build_list_query,
     build_read_plan,
-    error_from_response,
     is_top_read,
     pacer_for,
     parse_count,
@@ -50,16 +35,14 @@ from airflow_provider_dub.protocol import (
     parse_customer_page,
     top_of,
 )
+from airflow_provider_dub.protocol.attempts import RequestAttempts, log_cursor_deleted
 from airflow_provider_dub.protocol.pagination import CustomerReadPlan
-from airflow_provider_dub.protocol.params import as_integer, filter_dropped_by_grouping
+from airflow_provider_dub.protocol.params import filter_dropped_by_grouping
 
 if TYPE_CHECKING:
     import requests
-    from airflow.sdk import Connection
 
 T = TypeVar("T")
-
-USER_AGENT = f"airflow-provider-dub/{__version__}"
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
@@ -72,171 +55,6 @@ def _transport_errors() -> tuple[type[Exception], ...]:
         requests.exceptions.ChunkedEncodingError,
         requests.exceptions.ContentDecodingError,
     )
-
-
-@dataclass(frozen=True)
-class DubConnectionSettings:
-    """What the hook reads from its Airflow connection. ``repr`` never shows the key."""
-
-    base_url: str
-    api_key: str
-    connect_timeout: float
-    read_timeout: float
-    max_retry_seconds: float
-    requests_per_minute: int | None
-    max_concurrency: int = 1
-
-    def __repr__(self) -> str:
-        return (
-            f"DubConnectionSettings(base_url={self.base_url!r}, api_key='***', "
-            f"connect_timeout={self.connect_timeout}, read_timeout={self.read_timeout}, "
-            f"max_retry_seconds={self.max_retry_seconds}, requests_per_minute={self.requests_per_minute}, "
-            f"max_concurrency={self.max_concurrency})"
-        )
-
-
-def _number_extra(extra: dict[str, Any], name: str, default: float, minimum: float) -> float:
-    """An extra as its form declares it: finite, an integer where the form says so, within range."""
-    value = extra.get(name)
-    if value is None or value == "":
-        return default
-    field = CONNECTION_FIELDS[name]
-    maximum = field["schema"].get("maximum")
-    kind = "an integer" if "integer" in field["schema"]["type"] else "a number"
-    expected = f"{kind} from {minimum:g} to {maximum:g}" if maximum is not None else f"{kind} >= {minimum:g}"
-    allowed = f"{expected} ({field['label']})"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if (
-        isinstance(value, bool)
-        or not math.isfinite(number)
-        or (kind == "an integer" and not number.is_integer())
-    ):
-        raise DubValidationError(f"extra.{name}", f"expected {kind}, got {value!r}", allowed)
-    if number < minimum or (maximum is not None and number > maximum):
-        raise DubValidationError(f"extra.{name}", f"{value!r} is out of range", allowed)
-    return number
-
-
-def _seconds_argument(name: str, value: Any) -> float:
-    """A number of seconds given as an argument: finite and >= 0 (a retry budget must end)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not (math.isfinite(number) and number >= 0):
-        raise DubValidationError(
-            name, f"{value!r} is not a finite number >= 0", "seconds, e.g. 300 (0 turns retries off)"
-        )
-    return number
-
-
-@dataclass(frozen=True)
-class HookOverrides:
-    """
-    A task's settings for its hook, checked; ``None`` keeps the connection's extra.
-
-    :param max_retry_seconds: overrides the connection's retry budget (seconds, 0 turns retries off).
-    :param requests_per_minute: overrides the connection's rate limit; 0 turns pacing off.
-    :raises DubValidationError: on a value that is not acceptable, naming it.
-    """
-
-    max_retry_seconds: float | None = None
-    requests_per_minute: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_retry_seconds is not None:
-            object.__setattr__(
-                self, "max_retry_seconds", _seconds_argument("max_retry_seconds", self.max_retry_seconds)
-            )
-        if self.requests_per_minute is not None:
-            object.__setattr__(
-                self, "requests_per_minute", as_integer("requests_per_minute", self.requests_per_minute, 0)
-            )
-
-
-def normalise_base_url(host: str | None) -> str:
-    """
-    The connection's host as a base URL: default Dub's API, ``https://`` when no scheme, no trailing slash.
-
-    :raises DubValidationError: when it is not an http(s) URL with a host name.
-    """
-    host = (host or "").strip()
-    if not host:
-        return DEFAULT_BASE_URL
-    if "://" not in host:
-        host = f"https://{host}"
-    parts = urlsplit(host)
-    try:
-        parts.port  # noqa: B018 (raises on a port that is not a number)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        valid = False
-    if not valid or any(char.isspace() for char in host):
-        # requests would fail later with "No connection adapters" or "Invalid URL", naming no field.
-        raise DubValidationError(
-            "host",
-            f"{host!r} is not an http(s) URL",
-            "a base URL such as 'https://api.dub.co' (empty: Dub's API)",
-        )
-    return host.rstrip("/")
-
-
-def settings_from_connection(
-    conn: Connection, overrides: HookOverrides | None = None
-) -> DubConnectionSettings:
-    """
-    Read a ``dub`` connection; the ``overrides`` that are not ``None`` replace its extras.
-
-    :raises DubValidationError: on a missing API key or a bad extra, naming it.
-    """
-    api_key = (conn.password or "").strip()
-    if not api_key:
-        raise DubValidationError(
-            "password", f"connection {conn.conn_id!r} has no API key", "a Dub API key ('dub_...')"
-        )
-    if not api_key.isprintable() or any(char.isspace() for char in api_key):
-        # Said without the key: requests would put the whole header, key included, in its error.
-        raise DubValidationError(
-            "password",
-            f"the API key of connection {conn.conn_id!r} contains spaces or control characters",
-            "a Dub API key ('dub_...') pasted without line breaks",
-        )
-    if not api_key.isascii():
-        # An HTTP header is Latin-1: http.client would raise UnicodeEncodeError naming no field.
-        raise DubValidationError(
-            "password",
-            f"the API key of connection {conn.conn_id!r} contains characters that are not ASCII",
-            "a Dub API key: 'dub_' and letters and digits",
-        )
-    extra = conn.extra_dejson
-    overrides = overrides or HookOverrides()
-    requests_per_minute = overrides.requests_per_minute
-    max_retry_seconds = overrides.max_retry_seconds
-    if requests_per_minute is None:
-        requests_per_minute = int(_number_extra(extra, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1))
-    if max_retry_seconds is None:
-        max_retry_seconds = _number_extra(extra, "max_retry_seconds", DEFAULT_MAX_RETRY_SECONDS, 0)
-    return DubConnectionSettings(
-        base_url=normalise_base_url(conn.host),
-        api_key=api_key,
-        connect_timeout=_number_extra(extra, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0.001),
-        read_timeout=_number_extra(extra, "read_timeout", DEFAULT_READ_TIMEOUT, 0.001),
-        max_retry_seconds=max_retry_seconds,
-        requests_per_minute=requests_per_minute or None,
-        max_concurrency=int(_number_extra(extra, "max_concurrency", DEFAULT_MAX_CONCURRENCY, 1)),
-    )
-
-
-def request_headers(settings: DubConnectionSettings) -> dict[str, str]:
-    """The headers of every request: the key as a Bearer token, JSON, our User-Agent."""
-    return {
-        "Authorization": f"Bearer {settings.api_key}",
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-    }
 
 
 class DubHook(BaseHook):
@@ -307,11 +125,6 @@ class DubHook(BaseHook):
 
     # -- transport ----------------------------------------------------------------------------------
 
-    def _wait_for_slot(self, retries: RetryLoop) -> None:
-        """Sleep until the slot the pacer books for this attempt (Dub's window admits it there)."""
-        while (delay := retries.wait_before_send(time.time())) > 0:
-            time.sleep(delay)
-
     def _get(
         self, path: str, query: dict[str, str], parse: Callable[[bytes], T], policy: RetryPolicy | None = None
     ) -> T:
@@ -320,47 +133,29 @@ class DubHook(BaseHook):
 
         400/401/403/404/422 fail at once; 429 waits until Dub's window can admit the request again
         (:mod:`~airflow_provider_dub.protocol.pacer`); 5xx, timeouts, dropped connections and malformed
-        bodies back off exponentially with jitter.
+        bodies back off exponentially with jitter (:mod:`~airflow_provider_dub.protocol.attempts`).
         """
         retries = RetryLoop(policy or self.retry_policy, self._rng, pacer=self.pacer)
+        attempts = RequestAttempts(path, query, parse, retries, self.log, tls_hint=self.settings.tls_hint)
         url = f"{self.settings.base_url}{path}"
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         while True:
-            status: int | None = None
-            headers: dict[str, str] = {}
-            sent = time.time()
             try:
-                self._wait_for_slot(retries)
+                while (delay := attempts.wait_before_send(time.time())) > 0:
+                    time.sleep(delay)
                 self.request_count += 1
-                self.log.debug("Dub GET %s %s (attempt %d)", path, query, retries.attempts + 1)
-                sent = time.time()
+                attempts.sending(time.time())
                 response = self.get_conn().get(url, params=query, timeout=timeout)
-                status = response.status_code
-                headers = dict(response.headers)
-                if status < 400:
-                    return parse(response.content)
-                error: DubError = error_from_response(status, response.content)
-            except _transport_errors() as exc:
-                status = None
-                error = DubConnectionError(
-                    f"Dub did not answer GET {path}: {type(exc).__name__}: {without_query(exc)}"
+                outcome = attempts.answered(
+                    response.status_code, response.headers, response.content, time.time()
                 )
-            except DubConnectionError as exc:  # a 2xx whose body is not what Dub sends
-                status = None
-                error = exc
+            except _transport_errors() as exc:
+                outcome = attempts.failed(exc, time.time())
             finally:
-                retries.answered(status, headers, sent, time.time())
-            delay = retries.delay_after(status, headers, time.time())
-            if delay is None:
-                raise retries.give_up(error)
-            self.log.warning(
-                "Dub GET %s failed (%s); attempt %d, retrying in %.2f s",
-                path,
-                _short(error),
-                retries.attempts,
-                delay,
-            )
-            time.sleep(delay)
+                attempts.ended(time.time())
+            if outcome.retry_in is None:
+                return outcome.result()
+            time.sleep(outcome.retry_in)
 
     # -- API ----------------------------------------------------------------------------------------
 
@@ -432,21 +227,21 @@ class DubHook(BaseHook):
     def run_parallel_plan(self, plan: ParallelReadPlan, workers: int) -> Iterator[list[dict[str, Any]]]:
         """Send a parallel plan's requests from ``workers`` threads; yield what it makes of each page."""
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dub-read") as pool:
-            in_flight: dict[Future[Any], str] = {}
+            in_flight: dict[Future[Any], tuple[str, dict[str, str]]] = {}
             try:
                 while True:
                     for key, path, query in plan.ready():
                         parse = parse_count if path.endswith("/count") else parse_customer_page
-                        in_flight[pool.submit(self._get, path, query, parse)] = key
+                        in_flight[pool.submit(self._get, path, query, parse)] = (key, query)
                     if not in_flight:
                         return
                     finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        key = in_flight.pop(future)
+                        key, query = in_flight.pop(future)
                         try:
                             page = future.result()
                         except DubInvalidCursorError:
-                            self.log.info("A Dub cursor was deleted during the read; resuming")
+                            log_cursor_deleted(self.log, query)
                             yield plan.cursor_lost(key)
                             continue
                         yield plan.accept(key, page)
@@ -460,9 +255,7 @@ class DubHook(BaseHook):
             try:
                 page = self._get("/customers", query, parse_customer_page)
             except DubInvalidCursorError:
-                self.log.info(
-                    "Dub cursor %s was deleted during the read; resuming", query.get("startingAfter")
-                )
+                log_cursor_deleted(self.log, query)
                 plan.cursor_lost()
                 continue
             yield plan.accept_page(page)
@@ -553,21 +346,3 @@ class DubHook(BaseHook):
                 default=schema.get("default"),
             )
         return widgets
-
-
-_QUERY = re.compile(r"\?[^\s'\")]+")
-
-
-def without_query(error: BaseException) -> str:
-    """
-    An HTTP library's error text without any URL query in it (requests puts the whole URL in some).
-
-    The query holds the filters, customer emails and names among them, which must not reach the
-    task log, nor Airflow's DB through a trigger event.
-    """
-    return _QUERY.sub("?...", str(error))
-
-
-def _short(error: BaseException) -> str:
-    text = str(error)
-    return text if len(text) <= 200 else text[:197] + "..."

@@ -11,23 +11,22 @@ from typing import Any, TypeVar
 import httpx
 from airflow.sdk import BaseHook
 
-from airflow_provider_dub.exceptions import DubConnectionError, DubError, DubInvalidCursorError
-from airflow_provider_dub.hooks.dub import (
+from airflow_provider_dub.exceptions import DubInvalidCursorError
+from airflow_provider_dub.hooks.connection import (
     DubConnectionSettings,
     HookOverrides,
     request_headers,
     settings_from_connection,
-    without_query,
 )
 from airflow_provider_dub.protocol import (
     ReadPlan,
     RetryLoop,
     RetryPolicy,
     WindowPacer,
-    error_from_response,
     pacer_for,
     parse_customer_page,
 )
+from airflow_provider_dub.protocol.attempts import RequestAttempts, log_cursor_deleted
 
 T = TypeVar("T")
 
@@ -89,10 +88,6 @@ class DubAsyncHook(BaseHook):
             await self._client.aclose()
             self._client = None
 
-    async def _wait_for_slot(self, retries: RetryLoop) -> None:
-        while (delay := retries.wait_before_send(time.time())) > 0:
-            await asyncio.sleep(delay)
-
     async def get(self, path: str, query: dict[str, str], parse: Callable[[bytes], T]) -> T:
         """``GET path?query`` with :class:`DubHook`'s retry rules; return ``parse(body)``."""
         client = await self._get_client()
@@ -100,35 +95,24 @@ class DubAsyncHook(BaseHook):
         retries = RetryLoop(
             RetryPolicy(max_retry_seconds=settings.max_retry_seconds), self._rng, pacer=self._pacer
         )
+        attempts = RequestAttempts(path, query, parse, retries, self.log, tls_hint=settings.tls_hint)
         while True:
-            status: int | None = None
-            headers: dict[str, str] = {}
-            sent = time.time()
             try:
-                await self._wait_for_slot(retries)
+                while (delay := attempts.wait_before_send(time.time())) > 0:
+                    await asyncio.sleep(delay)
                 self.request_count += 1
-                sent = time.time()
+                attempts.sending(time.time())
                 response = await client.get(f"{settings.base_url}{path}", params=query)
-                status = response.status_code
-                headers = dict(response.headers)
-                if status < 400:
-                    return parse(response.content)
-                error: DubError = error_from_response(status, response.content)
-            except httpx.TransportError as exc:
-                status = None
-                error = DubConnectionError(
-                    f"Dub did not answer GET {path}: {type(exc).__name__}: {without_query(exc)}"
+                outcome = attempts.answered(
+                    response.status_code, response.headers, response.content, time.time()
                 )
-            except DubConnectionError as exc:
-                status = None
-                error = exc
+            except httpx.TransportError as exc:
+                outcome = attempts.failed(exc, time.time())
             finally:
-                retries.answered(status, headers, sent, time.time())
-            delay = retries.delay_after(status, headers, time.time())
-            if delay is None:
-                raise retries.give_up(error)
-            self.log.warning("Dub GET %s failed (%s); retrying in %.2f s", path, error, delay)
-            await asyncio.sleep(delay)
+                attempts.ended(time.time())
+            if outcome.retry_in is None:
+                return outcome.result()
+            await asyncio.sleep(outcome.retry_in)
 
     async def run_plan(self, plan: ReadPlan) -> AsyncIterator[list[dict[str, Any]]]:
         """Send the requests a read plan asks for; yield what it makes of each page."""
@@ -136,6 +120,7 @@ class DubAsyncHook(BaseHook):
             try:
                 page = await self.get("/customers", query, parse_customer_page)
             except DubInvalidCursorError:
+                log_cursor_deleted(self.log, query)
                 plan.cursor_lost()
                 continue
             yield plan.accept_page(page)

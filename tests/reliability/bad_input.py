@@ -262,7 +262,9 @@ CASES: list[Case] = [
         _CONN,
         "password",
         "",
-        _invalid("password", "connection 'dub_bad' has no API key", "a Dub API key ('dub_...')"),
+        _invalid(
+            "password", "the connection's API key field (password) is empty", "a Dub API key ('dub_...')"
+        ),
     ),
     Case(
         _CONN,
@@ -270,7 +272,7 @@ CASES: list[Case] = [
         "dub_abc def",
         _invalid(
             "password",
-            "the API key of connection 'dub_bad' contains spaces or control characters",
+            "the connection's API key (password) contains spaces or control characters",
             "a Dub API key ('dub_...') pasted without line breaks",
         ),
     ),
@@ -280,7 +282,7 @@ CASES: list[Case] = [
         "dub_€uro",
         _invalid(
             "password",
-            "the API key of connection 'dub_bad' contains characters that are not ASCII",
+            "the connection's API key (password) contains characters that are not ASCII",
             "a Dub API key: 'dub_' and letters and digits",
         ),
     ),
