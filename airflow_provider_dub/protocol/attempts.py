@@ -114,7 +114,8 @@ class RequestAttempts(Generic[T]):
         :class:`~airflow_provider_dub.exceptions.DubConnectionError` on a body Dub would not send.
     :param retries: the request's retry loop (policy, budget, pacer).
     :param log: where the attempt number and the retries are logged.
-    :param tls_hint: added to a TLS failure's message (e.g. how to write a plain-HTTP base URL).
+    :param tls_hint: added to a TLS failure's message, which then ends the request (e.g. how to
+        write the base URL of a plain-HTTP server, when the connection gave none).
     """
 
     def __init__(
@@ -170,11 +171,16 @@ class RequestAttempts(Generic[T]):
         return self._after_failure(error, answer, headers, now)
 
     def failed(self, error: BaseException, now: float) -> Outcome[T]:
-        """The outcome of an attempt that got no answer: the error's text loses any URL query."""
+        """
+        The outcome of an attempt that got no answer: the error's text loses any URL query.
+
+        A TLS failure with a ``tls_hint`` is final: the hint says the scheme was guessed, and a
+        handshake with a server that speaks plain HTTP fails however often it is tried.
+        """
         text = f"Dub did not answer GET {self.path}: {type(error).__name__}: {without_query(error)}"
-        if self.tls_hint and is_tls_failure(error):
-            text += f" ({self.tls_hint})"
         self._report(None, {}, now)
+        if self.tls_hint and is_tls_failure(error):
+            return Outcome(error=DubConnectionError(f"{text} ({self.tls_hint})"))
         return self._after_failure(DubConnectionError(text), None, {}, now)
 
     def ended(self, now: float) -> None:
