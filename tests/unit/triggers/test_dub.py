@@ -101,7 +101,7 @@ def test_the_sensors_task_level_max_retry_seconds_reaches_dubasynchook(
 ) -> None:
     from unittest import mock
 
-    from airflow.sdk.exceptions import TaskDeferred
+    from airflow.providers.common.compat.sdk import TaskDeferred
 
     from airflow_provider_dub.sensors import dub as sensor_module
     from airflow_provider_dub.sensors.dub import DubNewCustomersSensor
