@@ -91,12 +91,30 @@ def read_batches(path: ObjectStoragePath, snapshot_format: str, day: str, batch_
 
     schema = staging_schema()
     reader = _parquet_batches if snapshot_format == "parquet" else _json_lines_batches
+    days = repeated(day, batch_size)
     with path.open("rb") as stream:
         for batch in reader(stream, batch_size):
             for start in range(0, batch.num_rows, batch_size):
                 part = batch.slice(start, batch_size)
-                columns = [pa.array([day] * part.num_rows, pa.string()), *part.columns]
+                columns = [days.slice(0, part.num_rows), *part.columns]
                 yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def repeated(text: str, count: int) -> Any:
+    """
+    An Arrow string array of ``count`` times ``text``, built from bytes.
+
+    Not ``pa.array([text] * count)``: converting any Python object makes pyarrow import pandas, which
+    took 4 s of a load (more than parsing a million customers' JSON takes).
+    """
+    import struct
+
+    import pyarrow as pa
+
+    data = text.encode()
+    offsets = pa.py_buffer(struct.pack("<ii", 0, len(data)))
+    one = pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
+    return pa.repeat(one[0], count)
 
 
 def _dub_schema(timestamps_as: Any = None) -> Any:
