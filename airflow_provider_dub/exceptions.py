@@ -44,6 +44,10 @@ class DubXComLimitError(DubError):
     """More customers match than ``max_xcom_records``: they belong in a file, not in XCom."""
 
 
+class DubOutputError(DubError):
+    """The customers could not be written to the output path (storage or file-format failure)."""
+
+
 class DubWarehouseError(DubError):
     """The warehouse load (``DubCustomersToSqlOperator``) could not apply a snapshot."""
 

@@ -27,7 +27,9 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_dub.exceptions import DubError, DubValidationError
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_dub.exceptions import DubOutputError, DubValidationError
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -75,10 +77,6 @@ _PARQUET_ROW_GROUP = 10_000
 _UPLOAD_SCHEMES = frozenset({"s3", "s3a", "s3n"})
 #: The size of one S3 upload part: what an S3 write buffers (S3: at least 5 MiB, at most 10,000 parts).
 S3_PART_SIZE = 16 * 2**20
-
-
-class DubOutputError(DubError):
-    """A file could not be written."""
 
 
 def resolve_format(output_format: str | None, path: str) -> str:
@@ -214,8 +212,15 @@ class _ParquetWriter:
         self.pending = []
 
     def close(self) -> None:
-        self._flush()
-        self.writer.close()
+        try:
+            self._flush()
+        finally:
+            try:
+                self.writer.close()
+            finally:
+                # Closed or failed, never again: pyarrow's __del__ would retry a failed close when
+                # garbage-collected, on the closed stream ("write to closed file").
+                self.writer.is_open = False
 
 
 def _parse_time(value: str | None) -> Any:
@@ -272,6 +277,31 @@ def open_storage_path(
         ) from None
 
 
+def open_output_path(url: Any, conn_id: Any) -> ObjectStoragePath:
+    """
+    Open a task's ``output_path`` argument as an ``ObjectStoragePath``, checked before anything is read.
+
+    :param url: the ``output_path`` argument.
+    :param conn_id: the ``output_conn_id`` argument.
+    :raises DubValidationError: when the URL has no scheme or no filesystem handles its scheme.
+    """
+    return open_storage_path(
+        url,
+        conn_id,
+        url_argument="output_path",
+        conn_argument="output_conn_id",
+        allowed="a URL such as 'file:///data/customers.jsonl' or 's3://bucket/key'",
+    )
+
+
+def output_asset_uri(url: str) -> str:
+    """An output URL as an Asset URI, without reading anything: ``s3://conn_id@bucket/key`` -> ``s3://bucket/key``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+
+
 @dataclass
 class WriteResult:
     """What was written: the final URI and how many customers."""
@@ -286,14 +316,41 @@ def asset_uri(path: ObjectStoragePath) -> str:
 
 
 @contextmanager
+def _output_failures(path: ObjectStoragePath) -> Iterator[None]:
+    """
+    Raise what the storage or a format's writer raises as :class:`DubOutputError`, naming the output.
+
+    Airflow's own errors (a task timeout, a bad argument) pass as they are. The text of a storage
+    error (``OSError``: permission denied, no space left) is kept; other errors (e.g. pyarrow's
+    conversion errors) are named by type only, as their text may quote customer data.
+    """
+    try:
+        yield
+    except AirflowException:
+        raise
+    except Exception as err:
+        detail = f"{type(err).__name__}: {err}" if isinstance(err, OSError) else type(err).__name__
+        raise DubOutputError(f"Could not write the customers to {asset_uri(path)} ({detail})") from err
+
+
+@contextmanager
 def _renamed_into_place(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     """A stream to a hidden temporary file beside ``path``, renamed to ``path`` if no error escapes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _output_failures(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
-        with temporary.open("wb") as stream:
+        with _output_failures(path):
+            stream = temporary.open("wb")
+        try:
             yield stream
-        temporary.rename(path)
+        except BaseException:
+            with suppress(Exception):
+                stream.close()
+            raise
+        with _output_failures(path):
+            stream.close()  # flushes the last writes
+            temporary.rename(path)
     finally:
         if temporary.exists():
             temporary.unlink()
@@ -307,11 +364,13 @@ def _committed_upload(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
 
     No ``mkdir``: S3 has no folders, and s3fs's would create a missing bucket.
     """
-    stream = path.open("wb", autocommit=False, block_size=S3_PART_SIZE)
+    with _output_failures(path):
+        stream = path.open("wb", autocommit=False, block_size=S3_PART_SIZE)
     try:
         yield stream
-        stream.close()  # uploads the last part; nothing is visible yet
-        stream.commit()  # completes the multipart upload: the whole object appears at once
+        with _output_failures(path):
+            stream.close()  # uploads the last part; nothing is visible yet
+            stream.commit()  # completes the multipart upload: the whole object appears at once
     except BaseException:
         # The error that brought us here is the one to raise, whatever the clean-up meets.
         with suppress(Exception):
@@ -348,15 +407,19 @@ def write_customers(
     :param pages: lists of customers, consumed one at a time.
     :param output_format: one of :data:`FORMATS`.
     :param expanded: whether the customers carry expanded fields (CSV and Parquet columns).
+    :raises DubOutputError: when the storage or the format's writer fails; an error of ``pages``
+        (the read) is raised as it is.
     """
     if output_format not in _WRITERS:
         raise DubValidationError("output_format", f"{output_format!r} is not a known format", FORMATS)
     records = 0
     with _atomic_stream(path) as stream:
-        writer = _WRITERS[output_format](stream, expanded)
+        with _output_failures(path):
+            writer = _WRITERS[output_format](stream, expanded)
         try:
             for page in pages:
-                writer.write_page(page)
+                with _output_failures(path):
+                    writer.write_page(page)
                 records += len(page)
         except BaseException:
             # Finish the abandoned file now: a Parquet writer left open would try to, when
@@ -364,5 +427,6 @@ def write_customers(
             with suppress(Exception):
                 writer.close()
             raise
-        writer.close()
+        with _output_failures(path):
+            writer.close()
     return WriteResult(uri=asset_uri(path), records=records)
