@@ -10,7 +10,9 @@ the same point: no customer is missed or processed twice.
 ``welcome`` processes the new customers, and only them: it writes one welcome message per customer
 with an email to an outbox file (``<storage>/welcome-outbox/<run>.jsonl``) that a mailer would send.
 Up to ``max_xcom_records`` new customers come through XCom; more are written by the sensor to
-``<storage>/new-customers/<run>.jsonl`` and read from there.
+``<storage>/new-customers/<run>.jsonl`` and read from there. ``<run>`` is the run id with ``-``
+for ``:`` and without the UTC offset: ``scheduled__2026-11-30T19-00-00``,
+``manual__2026-11-30T19-12-34.567890``. A run retried or cleared writes the same files again.
 
 Configuration, as DAG params (change the defaults below, or per run with "Trigger DAG w/ config"):
 
@@ -22,6 +24,13 @@ Configuration, as DAG params (change the defaults below, or per run with "Trigge
 
 Waiting: ``POLL_INTERVAL`` between checks, ``WAIT_TIMEOUT`` in all (module constants: a sensor's
 timing is not templated).
+
+One run at a time (``max_active_runs=1``): two runs waiting at once would both report the same new
+customers. So a run triggered by hand while a run is waiting (unpausing the DAG starts one at once)
+is queued until that run ends: as soon as new customers arrive (it checks every ``POLL_INTERVAL``)
+or after ``WAIT_TIMEOUT``. No manual run is needed for new customers to be processed: the waiting
+run takes them. To have it check right away, clear its ``wait_for_new_customers`` task: it checks
+once on a worker, then waits again.
 """
 
 from __future__ import annotations
@@ -41,7 +50,8 @@ from airflow_provider_dub.sensors.dub import DubNewCustomersSensor
 AIRFLOW_HOME = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
 POLL_INTERVAL = timedelta(minutes=5)
 WAIT_TIMEOUT = timedelta(minutes=50)
-RUN_NAME = "{{ run_id | replace(':', '') | replace('+', '') }}"
+# The run id as a file name: 'scheduled__2026-11-30T19:00:00+00:00' -> 'scheduled__2026-11-30T19-00-00'.
+RUN_NAME = "{{ run_id | replace(':', '-') | replace('+00-00', '') | replace('+', '-') }}"
 NEW_PATH = "{{ params.storage }}/new-customers/" + RUN_NAME + ".jsonl"
 
 
