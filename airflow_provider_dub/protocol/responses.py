@@ -15,6 +15,9 @@ from airflow_provider_dub.exceptions import (
     DubUnprocessableEntityError,
 )
 
+#: One customer as Dub sends it (a JSON object with an ``id``); the protocol modules' name for it.
+Customer = dict[str, Any]
+
 INVALID_CURSOR_MESSAGE = "Invalid cursor"
 
 
@@ -27,7 +30,7 @@ def _load_json(body: bytes | str, what: str) -> Any:
         ) from None
 
 
-def parse_customer_page(body: bytes | str) -> list[dict[str, Any]]:
+def parse_customer_page(body: bytes | str) -> list[Customer]:
     """A ``GET /customers`` body: a bare JSON array of customer objects, each with an ``id``."""
     page = _load_json(body, "customer page")
     if not isinstance(page, list) or not all(isinstance(row, dict) and "id" in row for row in page):
