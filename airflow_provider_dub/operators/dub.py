@@ -12,19 +12,12 @@ from airflow.sdk import Asset, AssetAlias
 from airflow_provider_dub.exceptions import DubError, DubXComLimitError
 from airflow_provider_dub.protocol.params import as_integer
 from airflow_provider_dub.utils.mixins import DubCustomersMixin
-from airflow_provider_dub.writers import asset_uri, write_customers
+from airflow_provider_dub.writers import asset_uri, output_asset_uri, write_customers
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
 _PROGRESS_EVERY_SECONDS = 15.0
-
-
-def output_asset_uri(url: str) -> str:
-    """An output URL as an Asset URI: ``s3://conn_id@bucket/key`` -> ``s3://bucket/key``."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}{parts.path}"
 
 
 class _Progress:

@@ -27,7 +27,7 @@ from airflow_provider_dub.exceptions import DubValidationError
 from airflow_provider_dub.hooks.dub import DubHook, HookOverrides
 from airflow_provider_dub.protocol import FILTER_PARAMS
 from airflow_provider_dub.protocol.params import as_boolean
-from airflow_provider_dub.writers import check_format_support, open_storage_path, resolve_format
+from airflow_provider_dub.writers import check_format_support, open_output_path, resolve_format
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -59,21 +59,6 @@ def check_hook_params(hook_params: Any) -> dict[str, Any]:
     except DubValidationError as err:
         raise DubValidationError(f"hook_params.{err.param}", err.problem, err.allowed) from None
     return dict(hook_params)
-
-
-def open_output_path(url: Any, conn_id: Any) -> ObjectStoragePath:
-    """
-    Open the ``output_path`` argument as an ``ObjectStoragePath``, checked before anything is read.
-
-    :raises DubValidationError: when the URL has no scheme or no filesystem handles its scheme.
-    """
-    return open_storage_path(
-        url,
-        conn_id,
-        url_argument="output_path",
-        conn_argument="output_conn_id",
-        allowed="a URL such as 'file:///data/customers.jsonl' or 's3://bucket/key'",
-    )
 
 
 class DubCustomersMixin(BaseOperator):

@@ -111,7 +111,7 @@ def test_a_killed_write_leaves_the_previous_file(tmp_path: Path) -> None:
 
 
 def test_an_empty_output_conn_id_keeps_the_urls_own_connection() -> None:
-    from airflow_provider_dub.utils.mixins import open_output_path
+    from airflow_provider_dub.writers import open_output_path
 
     path = open_output_path("memory://dub_storage@bucket/customers.jsonl", "")
     # Airflow 3.1 keeps whatever conn_id it is given (even None) over the URL's: none may be passed there.
