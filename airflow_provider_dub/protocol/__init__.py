@@ -4,7 +4,7 @@ Dub's ``/customers`` protocol as pure functions and data, with no I/O.
 The sync :class:`~airflow_provider_dub.hooks.dub.DubHook` and the async trigger are both thin transports
 over this package: what to send (:mod:`.params`), how to page (:mod:`.pagination`), the top
 customers of an ordered read (:mod:`.top`), what an error means and how long to wait before retrying
-(:mod:`.responses`, :mod:`.retry`).
+(:mod:`.responses`, :mod:`.retry`), and what one attempt's answer means (:mod:`.attempts`).
 """
 
 from __future__ import annotations
