@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_dub.exceptions import DubAPIError, DubInvalidCursorError
+from airflow_provider_dub.hooks.base import DubBaseHook
 from airflow_provider_dub.hooks.connection import (
     DubConnectionSettings,
-    HookOverrides,
     request_headers,
     settings_from_connection,
 )
+from airflow_provider_dub.hooks.connection import HookOverrides as HookOverrides  # the tasks' hook_params
 from airflow_provider_dub.hooks.connection_schema import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_dub.protocol import (
     ParallelReadPlan,
@@ -57,7 +55,7 @@ def _transport_errors() -> tuple[type[Exception], ...]:
     )
 
 
-class DubHook(BaseHook):
+class DubHook(DubBaseHook):
     """
     Interact with Dub's API (``GET /customers`` and ``GET /customers/count``).
 
@@ -70,25 +68,8 @@ class DubHook(BaseHook):
     :param requests_per_minute: overrides the connection's rate limit; 0 turns pacing off.
     """
 
-    conn_name_attr = "dub_conn_id"
-    default_conn_name = "dub_default"
     conn_type = "dub"
     hook_name = "Dub"
-
-    def __init__(
-        self,
-        dub_conn_id: str = default_conn_name,
-        *,
-        max_retry_seconds: float | None = None,
-        requests_per_minute: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.dub_conn_id = dub_conn_id
-        self.overrides = HookOverrides(max_retry_seconds, requests_per_minute)
-        self._rng = random.Random()
-        #: Requests sent by this hook (every attempt, retries included).
-        self.request_count = 0
 
     # -- connection ---------------------------------------------------------------------------------
 

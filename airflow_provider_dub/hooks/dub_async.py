@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import httpx
-from airflow.sdk import BaseHook
 
 from airflow_provider_dub.exceptions import DubInvalidCursorError
+from airflow_provider_dub.hooks.base import DubBaseHook
 from airflow_provider_dub.hooks.connection import (
     DubConnectionSettings,
-    HookOverrides,
     request_headers,
     settings_from_connection,
 )
@@ -31,7 +29,7 @@ from airflow_provider_dub.protocol.attempts import RequestAttempts, log_cursor_d
 T = TypeVar("T")
 
 
-class DubAsyncHook(BaseHook):
+class DubAsyncHook(DubBaseHook):
     """
     Asynchronous access to Dub for triggers: never blocks the event loop.
 
@@ -43,25 +41,10 @@ class DubAsyncHook(BaseHook):
     :param requests_per_minute: overrides the connection's rate limit; 0 turns pacing off.
     """
 
-    conn_name_attr = "dub_conn_id"
-    default_conn_name = "dub_default"
-
-    def __init__(
-        self,
-        dub_conn_id: str = default_conn_name,
-        *,
-        max_retry_seconds: float | None = None,
-        requests_per_minute: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.dub_conn_id = dub_conn_id
-        self.overrides = HookOverrides(max_retry_seconds, requests_per_minute)
-        self._settings: DubConnectionSettings | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._pacer: WindowPacer | None = None
-        self._rng = random.Random()
-        self.request_count = 0
+    # Set on first use (no I/O at construction): the connection, the HTTP client, the key's pacer.
+    _settings: DubConnectionSettings | None = None
+    _client: httpx.AsyncClient | None = None
+    _pacer: WindowPacer | None = None
 
     async def get_settings(self) -> DubConnectionSettings:
         """The connection's settings, read once without blocking."""
