@@ -21,7 +21,7 @@ _PROGRESS_EVERY_SECONDS = 15.0
 
 
 class _Progress:
-    """Logs how a long read is going, without customer data."""
+    """Log how a long read is going, without customer data."""
 
     def __init__(self, operator: DubListCustomersOperator, estimate: Any) -> None:
         self.log = operator.log
@@ -118,6 +118,7 @@ class DubListCustomersOperator(DubCustomersMixin):
         }
 
     def execute(self, context: Context) -> Any:
+        """Read the customers; return them (for XCom), or the summary of the file written."""
         # Everything is validated before the first request: the read's parameters by the hook at
         # this call (max_records first, which the hook would call 'limit'), the XCom guard and the
         # output path just below.
@@ -200,7 +201,7 @@ class DubListCustomersOperator(DubCustomersMixin):
                 context["outlet_events"][outlet].add(Asset(uri))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """OpenLineage: input the Dub workspace's customers, output the file written (if any)."""
+        """Report to OpenLineage: the Dub workspace's customers as input, the file written (if any) as output."""
         try:
             from airflow.providers.openlineage.extractors import OperatorLineage
             from openlineage.client.event_v2 import Dataset

@@ -214,6 +214,7 @@ class DubNewCustomersSensor(DubCustomersMixin, BaseSensorOperator):
     # -- the three modes -----------------------------------------------------------------------------
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
+        """Check once: done, with the XCom result, when at least ``min_new`` customers are new."""
         result = self.collect(context)
         return PokeReturnValue(is_done=True, xcom_value=result) if result is not None else False
 
@@ -254,6 +255,7 @@ class DubNewCustomersSensor(DubCustomersMixin, BaseSensorOperator):
         )
 
     def _time_out(self) -> NoReturn:
+        """End the wait: skipped with ``soft_fail``, else failed with ``AirflowSensorTimeout``."""
         message = f"No {self.min_new} new Dub customers within the sensor's timeout of {self.timeout} s"
         if self.soft_fail:
             raise AirflowSkipException(message)
