@@ -17,9 +17,17 @@ from airflow_provider_dub.transfers.snapshot_reader import (
     read_batches,
     resolve_snapshot_format,
 )
-from airflow_provider_dub.transfers.sql_dialects import Dialect, create_tables, merge_statements, staging_name
+from airflow_provider_dub.transfers.sql_dialects import (
+    FIRST_LOAD_COLUMNS,
+    STAGING_COLUMNS,
+    Dialect,
+    MergeStatements,
+    create_tables,
+    merge_statements,
+    staging_name,
+)
 from airflow_provider_dub.transfers.sql_history import create_history_table, history_statements
-from airflow_provider_dub.transfers.staging import load_staging
+from airflow_provider_dub.transfers.staging import first_load_batches, load_rows
 from airflow_provider_dub.writers import asset_uri
 
 if TYPE_CHECKING:
@@ -220,38 +228,50 @@ class DubCustomersToSqlOperator(BaseOperator):
         started = time.monotonic()
         sql = merge_statements(dialect, table, day, syntax)
         cursor = conn if dialect.statements_on_connection else conn.cursor()
-        # Set-up and staging, committed on their own: the merge below is one transaction.
+        # Set-up and staging (an empty table needs none), committed on their own; the merge below is
+        # one transaction.
         for statement in create_tables(dialect, table):
             cursor.execute(statement)
         if settings.history_table:
             cursor.execute(create_history_table(dialect, settings.history_table))
-        cursor.execute(sql.clear_staging)
+        cursor.execute(sql.any_row)
+        first_load = cursor.fetchone() is None
         batches = read_batches(path, snapshot_format, day, settings.batch_size)
-        records = load_staging(conn, cursor, dialect.loader, table, placeholder, batches)
-        if dialect.analyze_staging:
-            cursor.execute(f"ANALYZE {staging_name(table)}")
+        if not first_load:
+            cursor.execute(sql.clear_staging)
+            staging = staging_name(table)
+            records = load_rows(conn, cursor, dialect.loader, staging, STAGING_COLUMNS, placeholder, batches)
+            if dialect.analyze_staging:
+                cursor.execute(f"ANALYZE {staging}")
+            self.log.info(
+                "Staged %d customers from %s in %.1f s", records, asset_uri(path), time.monotonic() - started
+            )
         conn.commit()
-        self.log.info(
-            "Staged %d customers from %s in %.1f s", records, asset_uri(path), time.monotonic() - started
-        )
         try:
             if dialect.begin:
                 cursor.execute(dialect.begin)
-            seen, inserted, updated, restored, kept_newer = self._fetch(cursor, sql.count)
-            (live,) = self._fetch(cursor, sql.live)
-            (deleted,) = self._fetch(cursor, sql.gone)
-            if live and deleted > settings.max_deleted_share * live:
-                raise DubDeletedShareError(
-                    f"{deleted} of {live} live customers are absent from the snapshot of {day}: more than "
-                    f"max_deleted_share={settings.max_deleted_share}. Nothing changed; check the Dub "
-                    "connection, or raise max_deleted_share for this run if Dub really lost them."
+            if first_load:
+                # Every customer is new: straight into the table, no staging and no comparison.
+                records = load_rows(
+                    conn,
+                    cursor,
+                    dialect.loader,
+                    table,
+                    FIRST_LOAD_COLUMNS,
+                    placeholder,
+                    first_load_batches(batches),
                 )
-            cursor.execute(sql.upsert)
-            cursor.execute(sql.mark_deleted)
+                seen = inserted = records
+                updated = restored = kept_newer = deleted = 0
+            else:
+                for statement in dialect.merge_settings:
+                    cursor.execute(statement)
+                seen, inserted, updated, restored, kept_newer, deleted = self._merge(cursor, sql, settings)
             if settings.history_table:
                 for statement in history_statements(dialect, table, settings.history_table, day):
                     cursor.execute(statement)
-            cursor.execute(sql.clear_staging)
+            if not first_load:
+                cursor.execute(sql.clear_staging)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -269,6 +289,32 @@ class DubCustomersToSqlOperator(BaseOperator):
             "unchanged": seen - inserted - updated - restored - kept_newer,
             "kept_newer": kept_newer,
         }
+
+    def _merge(self, cursor: Any, sql: MergeStatements, settings: LoadSettings) -> list[int]:
+        """Merge the staged snapshot; return seen, inserted, updated, restored, kept newer, deleted."""
+        seen, inserted, updated, restored, kept_newer = self._fetch(cursor, sql.count)
+        (live,) = self._fetch(cursor, sql.live)
+        (deleted,) = self._fetch(cursor, sql.gone)
+        if live and deleted > settings.max_deleted_share * live:
+            raise DubDeletedShareError(
+                f"{deleted} of {live} live customers are absent from the snapshot of "
+                f"{settings.snapshot_date}: more than max_deleted_share={settings.max_deleted_share}. "
+                "Nothing changed; check the Dub connection, or raise max_deleted_share for this run if "
+                "Dub really lost them."
+            )
+        # The counts above were taken in this transaction: a statement they show has nothing to do
+        # is skipped (on an unchanged day, the insert of new customers and the deletion).
+        if len(sql.upsert) == 1:  # INSERT ... ON CONFLICT or MERGE
+            cursor.execute(sql.upsert[0])
+        else:  # UPDATE the known customers, INSERT the new ones
+            update, insert = sql.upsert
+            if seen > inserted:
+                cursor.execute(update)
+            if inserted:
+                cursor.execute(insert)
+        if deleted:
+            cursor.execute(sql.mark_deleted)
+        return [seen, inserted, updated, restored, kept_newer, deleted]
 
     @staticmethod
     def _fetch(cursor: Any, statement: str) -> list[int]:

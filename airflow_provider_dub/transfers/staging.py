@@ -1,5 +1,8 @@
 """
-Filling the staging table with a snapshot's Arrow record batches, the fastest way each driver offers.
+Writing a snapshot's Arrow record batches into a table, the fastest way each driver offers.
+
+The table is ``<table>_staging`` (columns ``STAGING_COLUMNS``), or, for the first load into an empty
+table, the table itself (``FIRST_LOAD_COLUMNS``: see :func:`first_load_batches`).
 
 * ``copy``: PostgreSQL's ``COPY ... FROM STDIN (FORMAT csv)`` through psycopg 3, each batch written
   as CSV by Arrow (``executemany`` with psycopg2, which has no ``cursor.copy``);
@@ -10,29 +13,30 @@ Filling the staging table with a snapshot's Arrow record batches, the fastest wa
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from airflow_provider_dub.transfers.sql_dialects import (
-    STAGING_COLUMNS,
-    copy_staging,
-    insert_staging,
-    staging_name,
-)
+from airflow_provider_dub.transfers.sql_dialects import copy_rows, insert_rows
 
 #: The name a batch is registered under in DuckDB while it is inserted.
 _DUCKDB_VIEW = "dub_staging_batch"
 
 
-def load_staging(
-    conn: Any, cursor: Any, loader: str, table: str, placeholder: str, batches: Iterable[Any]
+def load_rows(
+    conn: Any,
+    cursor: Any,
+    loader: str,
+    target: str,
+    columns: tuple[str, ...],
+    placeholder: str,
+    batches: Iterable[Any],
 ) -> int:
-    """Insert every record batch into ``table``'s staging table; return how many rows."""
+    """Insert every record batch (its columns are ``columns``) into ``target``; return how many rows."""
     if loader == "copy" and hasattr(cursor, "copy"):
-        return _copy(cursor, table, batches)
+        return _copy(cursor, target, columns, batches)
     if loader == "arrow" and hasattr(conn, "register"):
-        return _arrow(conn, table, batches)
-    sql = insert_staging(table, placeholder)
+        return _arrow(conn, target, columns, batches)
+    sql = insert_rows(target, columns, placeholder)
     total = 0
     for batch in batches:
         cursor.executemany(sql, rows(batch))
@@ -40,18 +44,33 @@ def load_staging(
     return total
 
 
+def first_load_batches(batches: Iterable[Any]) -> Iterator[Any]:
+    """
+    Staging batches with ``first_seen_date`` and ``updated_date`` added (``FIRST_LOAD_COLUMNS``).
+
+    A customer of the first load is new: both dates are the snapshot's, the batch's first column.
+    """
+    import pyarrow as pa
+
+    for batch in batches:
+        day = batch.column(0)
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, day, day], names=[*batch.schema.names, "first_seen_date", "updated_date"]
+        )
+
+
 def rows(batch: Any) -> list[tuple[Any, ...]]:
     """A record batch as DB-API parameter rows."""
     return list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
 
 
-def _copy(cursor: Any, table: str, batches: Iterable[Any]) -> int:
+def _copy(cursor: Any, target: str, columns: tuple[str, ...], batches: Iterable[Any]) -> int:
     import pyarrow.csv as pc
 
     # Arrow writes NULL as an empty field and "" quoted: what COPY's CSV format reads them as.
     options = pc.WriteOptions(include_header=False)
     total = 0
-    with cursor.copy(copy_staging(table) + " (FORMAT csv)") as copy:
+    with cursor.copy(copy_rows(target, columns) + " (FORMAT csv)") as copy:
         for batch in batches:
             buffer = io.BytesIO()
             pc.write_csv(batch, buffer, options)
@@ -60,11 +79,11 @@ def _copy(cursor: Any, table: str, batches: Iterable[Any]) -> int:
     return total
 
 
-def _arrow(conn: Any, table: str, batches: Iterable[Any]) -> int:
+def _arrow(conn: Any, target: str, columns: tuple[str, ...], batches: Iterable[Any]) -> int:
     import pyarrow as pa
 
-    columns = ", ".join(STAGING_COLUMNS)
-    insert = f"INSERT INTO {staging_name(table)} ({columns}) SELECT {columns} FROM {_DUCKDB_VIEW}"
+    names = ", ".join(columns)
+    insert = f"INSERT INTO {target} ({names}) SELECT {names} FROM {_DUCKDB_VIEW}"
     total = 0
     for batch in batches:
         conn.register(_DUCKDB_VIEW, pa.Table.from_batches([batch]))

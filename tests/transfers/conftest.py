@@ -1,8 +1,8 @@
 """
 Warehouses the load is tested against end to end, each through its own Airflow provider's hook:
 
-* SQLite (a file), and PostgreSQL at ``DUB_TEST_POSTGRES_URI`` (scripts/services/postgres.sh), both
-  merge syntaxes there;
+* SQLite (a file), and PostgreSQL at ``DUB_TEST_POSTGRES_URI`` (scripts/services/postgres.sh), its
+  three merge syntaxes;
 * DuckDB (a file) through apache-airflow-providers-duckdb, both merge syntaxes;
 * Snowflake through apache-airflow-providers-snowflake's hook and the real snowflake-connector-python,
   talking to fakesnow's server on loopback (scripts/services/fakesnow.sh).
@@ -22,7 +22,15 @@ from typing import Any
 
 import pytest
 
-ENGINES = ["sqlite", "postgres", "postgres-merge", "duckdb", "duckdb-merge", "snowflake"]
+ENGINES = [
+    "sqlite",
+    "postgres",
+    "postgres-on_conflict",
+    "postgres-merge",
+    "duckdb",
+    "duckdb-merge",
+    "snowflake",
+]
 CONN_ID = "dub_test_warehouse"
 
 

@@ -54,7 +54,7 @@ def test_bad_argument_is_named(name: str, value: Any, allowed: str) -> None:
 
 
 def test_dialect_from_the_connection_type_or_given() -> None:
-    assert [(d.name, s) for d, s in [choose_dialect("postgres", None, None)]] == [("postgres", "on_conflict")]
+    assert [(d.name, s) for d, s in [choose_dialect("postgres", None, None)]] == [("postgres", "update_from")]
     assert choose_dialect("postgres", None, "MERGE")[1] == "merge"
     assert choose_dialect("snowflake", None, None)[1] == "merge"
     assert choose_dialect("generic", "DuckDB", None)[0].name == "duckdb"
@@ -68,7 +68,7 @@ def test_dialect_from_the_connection_type_or_given() -> None:
         ("postgres", "oracle", None, "dialect", "'bigquery', 'databricks', 'redshift'"),
         ("sqlite", None, "merge", "merge_syntax", "'on_conflict'"),
         ("snowflake", None, "on_conflict", "merge_syntax", "'merge'"),
-        ("postgres", None, "upsert", "merge_syntax", "'on_conflict', 'merge'"),
+        ("postgres", None, "upsert", "merge_syntax", "'update_from', 'on_conflict', 'merge'"),
     ],
 )
 def test_bad_dialect_or_syntax(conn_type: str, dialect: Any, syntax: Any, name: str, allowed: str) -> None:

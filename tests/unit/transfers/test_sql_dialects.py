@@ -8,11 +8,12 @@ import pytest
 
 from airflow_provider_dub.transfers.sql_dialects import (
     DIALECTS,
+    FIRST_LOAD_COLUMNS,
     STAGING_COLUMNS,
     changed,
-    copy_staging,
+    copy_rows,
     create_tables,
-    insert_staging,
+    insert_rows,
     merge_statements,
 )
 from airflow_provider_dub.transfers.sql_history import create_history_table, history_statements
@@ -31,7 +32,7 @@ def all_statements(dialect: str, table: str = "analytics.dub_customers") -> str:
         merge.count,
         merge.live,
         merge.gone,
-        merge.upsert,
+        *merge.upsert,
         merge.mark_deleted,
         *history_statements(d, table, f"{table}_history", "2026-03-04"),
     ]
@@ -60,17 +61,28 @@ def test_date_literals_typed_except_sqlite() -> None:
 
 def test_merge_families() -> None:
     postgres = DIALECTS["postgres"]
-    on_conflict = merge_statements(postgres, "t", "2026-03-04").upsert
+    (on_conflict,) = merge_statements(postgres, "t", "2026-03-04", "on_conflict").upsert
     assert (
         on_conflict.startswith("INSERT INTO t AS tgt (") and "ON CONFLICT (id) DO UPDATE SET" in on_conflict
     )
     assert on_conflict.endswith("WHERE tgt.snapshot_date <= excluded.snapshot_date")
-    merge = merge_statements(postgres, "t", "2026-03-04", "merge").upsert
+    (merge,) = merge_statements(postgres, "t", "2026-03-04", "merge").upsert
     assert merge.startswith("MERGE INTO t tgt USING (")
     # The "never undo a newer day" rule filters the source (Redshift has no WHEN MATCHED AND).
     assert "(cur.id IS NULL OR cur.snapshot_date <= DATE '2026-03-04')) src" in merge
     assert "WHEN MATCHED THEN UPDATE" in merge and "WHEN MATCHED AND" not in merge
-    assert merge_statements(DIALECTS["snowflake"], "t", "2026-03-04").upsert.startswith("MERGE")
+    assert merge_statements(DIALECTS["snowflake"], "t", "2026-03-04").upsert[0].startswith("MERGE")
+    # PostgreSQL's default: update the known customers by a join, then insert the new ones.
+    update, insert = merge_statements(postgres, "t", "2026-03-04").upsert
+    assert update.startswith("UPDATE t AS tgt SET name = stg.name, ")
+    assert update.endswith(
+        "FROM t_staging stg WHERE stg.snapshot_date = DATE '2026-03-04' AND stg.id = tgt.id "
+        "AND tgt.snapshot_date <= DATE '2026-03-04'"
+    )
+    assert insert.startswith("INSERT INTO t (id, ") and insert.endswith(
+        "AND NOT EXISTS (SELECT 1 FROM t tgt WHERE tgt.id = stg.id)"
+    )
+    assert create_tables(postgres, "t")[0].endswith("PRIMARY KEY (id)) WITH (fillfactor = 50)")
     with pytest.raises(ValueError, match="snowflake has no 'on_conflict' merge"):
         merge_statements(DIALECTS["snowflake"], "t", "2026-03-04", "on_conflict")
 
@@ -91,11 +103,13 @@ def test_the_anonymous_name_rule() -> None:
     assert "o.id" not in sql
 
 
-def test_staging_loads() -> None:
-    assert insert_staging("t", "?") == (
+def test_staging_and_first_loads() -> None:
+    assert insert_rows("t_staging", STAGING_COLUMNS, "?") == (
         f"INSERT INTO t_staging ({', '.join(STAGING_COLUMNS)}) VALUES ({', '.join(['?'] * 13)})"
     )
-    assert copy_staging("s.t") == f"COPY s.t_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
+    assert copy_rows("s.t", FIRST_LOAD_COLUMNS) == (
+        f"COPY s.t ({', '.join(STAGING_COLUMNS)}, first_seen_date, updated_date) FROM STDIN"
+    )
     assert create_tables(DIALECTS["postgres"], "t")[1].startswith(
         "CREATE UNLOGGED TABLE IF NOT EXISTS t_staging"
     )
