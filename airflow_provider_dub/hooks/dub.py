@@ -211,7 +211,7 @@ class DubHook(DubBaseHook):
             in_flight: dict[Future[Any], tuple[str, dict[str, str]]] = {}
             try:
                 while True:
-                    for key, path, query in plan.ready():
+                    for key, path, query in plan.ready(workers - len(in_flight)):
                         parse = parse_count if path.endswith("/count") else parse_customer_page
                         in_flight[pool.submit(self._get, path, query, parse)] = (key, query)
                     if not in_flight:

@@ -1,5 +1,5 @@
 """
-A complete read split into cursor sweeps that run at the same time, between pivot ids.
+A complete read split into cursor walks that run at the same time, meeting between pivot ids.
 
 A sequential cursor walk costs one round trip per 100 customers, one after the other, while a Business
 key may send 20 requests a second. This plan keeps the exactness of :mod:`.pagination` (id order only,
@@ -7,35 +7,40 @@ every customer present throughout exactly once) and splits the id space so that 
 be in flight:
 
 1. *probe*: the first page in Dub's default order; a short page is everything (one request);
-2. *samples*, at once: the count of matching customers (it sets how many sweeps are worth their
+2. *samples*, at once: the count of matching customers (it sets how many walks are worth their
    overhead) and the first offset pages by ``saleAmount``, both directions: customers spread over the
-   id space. Evenly spaced ones (by a client-side guess of the order) become pivots;
-3. *first wave*, all at once: ``asc`` from every pivot. A pivot whose request says "Invalid cursor" was
-   deleted and is dropped: the sweep below it takes its range. Where one first page runs into
-   another's first row, it is cut there; a range left with an empty first page needs no sweep;
-4. *sweeps*: each stops at the first row that lies in another range's first page. Pivots are not
-   stops: the sweep below a pivot reads on through it (not yielding it again) to the next first
-   page, so it also covers the ids between that pivot and its first page's first row. No id is
-   compared: Dub's id order is its database collation, which the client does not know; the guess
-   only balances the work;
-5. *bottom*: once every range but one has been run into, the one left is the lowest; ``desc`` from
-   it reads the rest.
+   id space. Some of them, evenly spaced by a client-side guess of the order, become pivots;
+3. *first wave*, all at once: ``asc`` from every pivot (and, unfiltered, ``desc`` too). A pivot whose
+   request says "Invalid cursor" was deleted and is dropped. Where one ``asc`` first page runs into
+   another's first row, it is cut there; these cut first pages (and, unfiltered, the pivots) are the
+   ranges' *markers*;
+4. *walks*: from every pivot one walk goes up and one goes down. The walks of neighbouring pivots
+   head towards each other and stop where they meet: a walk stops at the first row that is another
+   range's marker or among the last rows another range's walk read (its *frontier*); meeting the
+   frontier of a walk coming the other way stops that walk too. So each gap between two pivots is
+   read from both ends, whatever its size, and the walks that go on are those with work left. The
+   walk down from the lowest pivot reads to the bottom, the walk up from the highest to the top: these
+   two end on a short page, and every other walk by meeting, or the read starts again.
+   No id is compared: Dub's id order is its database collation, which the client does not know; the
+   guess only places the pivots (at the odd quantiles, so that the top and bottom walks, alone in
+   their gaps, get half a gap each).
 
 Each pivot's own row is yielded once.
 
 A filtered read proves every cursor page as :mod:`.pagination` describes (the silent skip): each
-sweep sends its second-to-last id and expects its last one first, stepping back when Dub shows
+walk sends its second-to-last id and expects its last one first, stepping back when Dub shows
 otherwise. A first-wave request starts from its pivot without proof; the ids it may have dropped lie
-between the pivot and its first row, and the sweep below reads through them (step 4). The bottom
-sweep starts from the lowest range's first page (its second id, expecting its first), so it covers
-the ids between the lowest pivot and that page. With nothing left to step back to, the read starts
-again from a new probe, skipping what it has yielded (remembered up to 100,000 ids; past that it
-fails with :class:`DubPaginationError`). An unfiltered read cannot meet the skip and sends each sweep
-from its last id.
+between the pivot and its first row, and the walk down from that pivot starts from that first page
+(its second id, expecting its first), so it reads through them with proof. With nothing left to step
+back to, the read starts again from a new probe, skipping what it has yielded (remembered up to
+100,000 ids; past that it fails with :class:`DubPaginationError`). An unfiltered read cannot meet the
+skip and sends each walk from its last id.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,23 +55,41 @@ from airflow_provider_dub.protocol.pagination import (
 
 Customer = dict[str, Any]
 _MAX_RESTARTS = 3
-#: Customers per sweep below which another sweep costs more than it saves.
+#: Customers per walk below which another walk costs more than it saves.
 _CUSTOMERS_PER_SWEEP = 1_000
+#: Pages of its last rows a walk's frontier keeps: a page of the walk coming the other way that
+#: crosses it holds one of them, even when a few of them have left the filters.
+_FRONTIER_PAGES = 3
+
+
+@dataclass
+class _Walk:
+    """One cursor walk from a pivot, up or down."""
+
+    key: str
+    range_key: str
+    sweep: _Sweep
+    busy: bool = False
+    #: how it ended: "short" (a short page: nothing further that way) or "met" (another walk's rows)
+    ended: str | None = None
+    #: the first wave's answer, held until the whole first wave is in
+    held: list[Customer] | None = None
+    frontier: deque[list[str]] = field(default_factory=lambda: deque(maxlen=_FRONTIER_PAGES))
+
+    @property
+    def done(self) -> bool:
+        return self.ended is not None
 
 
 @dataclass
 class _Range:
-    """The sweep from one pivot."""
+    """A pivot, the page its up walk was first served, and the rows it owns at its start (cut)."""
 
     key: str
     pivot: str
-    sweep: _Sweep
-    #: the first wave's page as served, then (cut) the rows this range owns at its start
-    served: list[str] = field(default_factory=list)
+    served: list[str] | None = None
     first_page: list[str] | None = None
     live: bool = True
-    busy: bool = False
-    met: str | None = None
 
 
 class ParallelReadPlan:
@@ -77,17 +100,17 @@ class ParallelReadPlan:
     :meth:`accept` (yield what it returns) or, on Dub's "Invalid cursor" 422, :meth:`cursor_lost`
     (likewise). ``/customers/count`` answers an integer. Finished when :attr:`done` is true. With a
     row filter every cursor page is proven by an overlap row (see the module); an answer to a
-    request of an abandoned attempt (after a fresh start) is ignored.
+    request of an abandoned attempt (after a fresh start), or of a walk that has ended, is ignored.
 
     :param filters: the validated filter part of the query (Dub's names).
     :param page_size: customers per request (at least 2 on a filtered read's cursor pages).
-    :param max_sweeps: how many sweeps at most.
+    :param max_sweeps: how many walks at most (two per pivot).
     """
 
     def __init__(self, filters: dict[str, str], *, page_size: int = 100, max_sweeps: int = 8) -> None:
         self.filters = dict(filters)
         self.page_size = page_size
-        self.max_sweeps = max(1, max_sweeps)
+        self.max_sweeps = max(2, max_sweeps)
         self.overlap = needs_overlap(self.filters)
         self._size = max(2, page_size) if self.overlap else page_size
         self.done = False
@@ -105,16 +128,21 @@ class ParallelReadPlan:
         self._due: set[str] = set()
         self._total: int | None = None
         self._candidates: dict[str, Customer] = {}
+        self._guess: list[str] = []
         self._probe_rows: dict[str, Customer] = {}
         self._ranges: dict[str, _Range] = {}
-        self._first_wave_rows: dict[str, list[Customer]] = {}
+        self._walks: dict[str, _Walk] = {}
+        self._pivot_rows: dict[str, Customer] = {}
         self._pivot_ids: set[str] = set()
-        self._owner: dict[str, str] = {}
+        #: marker rows (cut first pages; unfiltered, pivots too) -> range key
+        self._markers: dict[str, str] = {}
+        #: rows of every walk's frontier -> walk key
+        self._frontier_rows: dict[str, str] = {}
 
     @property
     def sweeps(self) -> int:
-        """How many sweeps the read uses (0 before the pivots are chosen)."""
-        return sum(1 for r in self._ranges.values() if r.live)
+        """How many walks the read uses (0 before the pivots are chosen)."""
+        return sum(1 for w in self._walks.values() if self._ranges[w.range_key].live)
 
     def _key(self, name: str) -> str:
         return f"{name}@{self._attempt}"
@@ -124,8 +152,13 @@ class ParallelReadPlan:
     def _query(self, **extra: str) -> dict[str, str]:
         return {**self.filters, "pageSize": str(self.page_size), **extra}
 
-    def ready(self) -> list[tuple[str, str, dict[str, str]]]:
-        """The requests that can be sent now: ``(key, path, query)``, each to be sent once."""
+    def ready(self, limit: int | None = None) -> list[tuple[str, str, dict[str, str]]]:
+        """
+        Return the requests to send now: ``(key, path, query)``, each to be sent once.
+
+        :param limit: how many requests the transport can send now (its free slots); ``None`` for
+            all. Walks with the most work left (by the guess) go first, so the read ends sooner.
+        """
         if self.done or (self._sent_phase == self.phase and self.phase in ("probe", "samples")):
             return []
         if self.phase == "probe":
@@ -145,21 +178,53 @@ class ParallelReadPlan:
                     for order in ("desc", "asc")
                 ),
             ]
+        waiting = [
+            w
+            for w in self._walks.values()
+            if not (w.busy or w.done or w.held is not None or not self._ranges[w.range_key].live)
+        ]
+        if limit is not None and len(waiting) > limit:
+            work = self._work_left()
+            waiting = sorted(waiting, key=lambda w: -work[w.key])[: max(0, limit)]
         out = []
-        for rng in self._ranges.values():
-            if rng.busy or rng.sweep.done or not rng.live:
-                continue
-            if self.phase == "first" and rng.first_page is not None:
-                continue  # the whole first wave is in before any sweep goes on
-            rng.busy = True
+        for walk in waiting:
+            walk.busy = True
             query = {
                 **self.filters,
                 "pageSize": str(self._size),
-                "sortOrder": rng.sweep.order,
-                "startingAfter": str(rng.sweep.cursor),
+                "sortOrder": walk.sweep.order,
+                "startingAfter": str(walk.sweep.cursor),
             }
-            out.append((self._key(rng.key), "/customers", query))
+            out.append((self._key(walk.key), "/customers", query))
         return out
+
+    def _position(self, walk: _Walk) -> float:
+        """Where the walk is, by the guess: a rank among the samples."""
+        last = walk.sweep.trail[-1] if walk.sweep.trail else self._ranges[walk.range_key].pivot
+        return bisect_left(self._guess, last) + (0.5 if walk.sweep.order == "asc" else -0.5)
+
+    def _ahead(self, walk: _Walk, position: dict[str, float]) -> tuple[float, bool]:
+        """The guessed position up to which the walk has to read, and whether a walk comes the other way."""
+        here = position[walk.key]
+        up = walk.sweep.order == "asc"
+        others = [
+            o
+            for o in self._walks.values()
+            if o.key in position and o.range_key != walk.range_key and (position[o.key] > here) == up
+        ]
+        if not others:
+            return (float(len(self._guess)) if up else 0.0), False
+        other = min(others, key=lambda o: abs(position[o.key] - here))
+        return position[other.key], other.sweep.order != walk.sweep.order and not other.done
+
+    def _work_left(self) -> dict[str, float]:
+        """Guess each walk's work left: samples to the walk ahead of it (half of them if it comes this way)."""
+        position = {w.key: self._position(w) for w in self._walks.values() if self._ranges[w.range_key].live}
+        work = {}
+        for key, here in position.items():
+            target, coming = self._ahead(self._walks[key], position)
+            work[key] = abs(target - here) / (2 if coming else 1)
+        return work
 
     # -- what came back -----------------------------------------------------------------------------
 
@@ -187,7 +252,7 @@ class ParallelReadPlan:
             self._probe_rows = {str(r["id"]): r for r in rows}
             self.phase = "samples"
             return []
-        if name in ("count", "sample-desc", "sample-asc"):
+        if name in self._due:
             if name == "count":
                 self._total = int(answer)
             else:
@@ -196,28 +261,37 @@ class ParallelReadPlan:
             if not self._due:
                 self._choose_pivots()
             return []
-        rng = self._ranges[name]
-        rng.busy = False
+        walk = self._walks[name]
+        walk.busy = False
+        if walk.done:
+            return []  # met while this page was on its way: the other walk has read these rows
         if self.phase == "first":
-            rng.first_page = rng.served = [str(r["id"]) for r in rows]
-            self._first_wave_rows[name] = list(rows)
+            walk.held = list(rows)
+            if walk.sweep.order == "asc":
+                self._ranges[walk.range_key].served = [str(r["id"]) for r in rows]
             return self._end_first_wave_if_complete()
-        return self._sweep_page(rng, rows)
+        return self._walk_page(walk, rows)
 
     def _choose_pivots(self) -> None:
         if len(self._candidates) < self.max_sweeps:
             # The newest customers (the probe) cluster in the id space: used only when samples are few.
             self._candidates.update(self._probe_rows)
         total = self._total or 0
-        wanted = max(1, min(self.max_sweeps, total // _CUSTOMERS_PER_SWEEP))
-        guess = sorted(self._candidates)  # a guess at Dub's order: it only balances the sweeps
-        step = len(guess) / min(wanted, len(guess))
-        pivots = [guess[int(i * step)] for i in range(min(wanted, len(guess)))]
+        walks = max(2, min(self.max_sweeps, total // _CUSTOMERS_PER_SWEEP))
+        guess = sorted(self._candidates)  # a guess at Dub's order: it only balances the walks
+        self._guess = guess
+        count = min((walks + 1) // 2, len(guess))
+        # At the odd quantiles: a gap between two pivots is read from both ends, the top and the
+        # bottom from one end each.
+        pivots = list(dict.fromkeys(guess[int((2 * i + 1) * len(guess) / (2 * count))] for i in range(count)))
         self._pivot_rows = {p: self._candidates[p] for p in pivots}
-        self._ranges = {
-            f"up{i}": _Range(f"up{i}", p, self._new_sweep("asc", [p], origin=True))
-            for i, p in enumerate(pivots)
-        }
+        for i, pivot in enumerate(pivots):
+            key = f"r{i}"
+            self._ranges[key] = _Range(key, pivot)
+            self._walks[f"{key}+"] = _Walk(f"{key}+", key, self._new_sweep("asc", [pivot], origin=True))
+            if not self.overlap:
+                # Unfiltered, a pivot is where it was: the walk down starts from it at once.
+                self._walks[f"{key}-"] = _Walk(f"{key}-", key, self._new_sweep("desc", [pivot], origin=True))
         self.phase = "first"
 
     def _new_sweep(self, order: str, trail: list[str], *, origin: bool = False) -> _Sweep:
@@ -226,65 +300,85 @@ class ParallelReadPlan:
         )
 
     def _live(self) -> list[_Range]:
-        return [r for r in self._ranges.values() if r.live and r.key != "bottom"]
+        return [r for r in self._ranges.values() if r.live]
 
     def _end_first_wave_if_complete(self) -> list[Customer]:
-        if any(r.live and r.first_page is None for r in self._ranges.values()):
+        if any(
+            w.held is None and not w.done and self._ranges[w.range_key].live for w in self._walks.values()
+        ):
             return []
         live = self._live()
         if not live:
             return self._restart("every pivot customer was deleted")
-        self.phase = "sweep"
+        self.phase = "walk"
         self._pivot_ids = {r.pivot for r in live}
         out = [self._pivot_rows[r.pivot] for r in live]
-        served = {r.key: set(r.served) for r in live}
+        self._cut_first_pages(live)
         for rng in live:
-            # A first page ends where it runs into the first page of a range above it. (Two first
-            # pages can only share a tail of the lower and a head of the upper, so the upper one is
-            # the one whose first row is not in the other.)
-            others = [
-                o
+            if self.overlap and not rng.first_page:
+                # Nothing here that is not another range's: the walk up from below reads through it.
+                rng.live = False
+        markers = {row_id: r.key for r in self._live() for row_id in r.first_page or []}
+        if not self.overlap:
+            markers.update({r.pivot: r.key for r in self._live()})
+        self._markers = markers
+        for rng in self._live():
+            down = self._walks.get(f"{rng.key}-")
+            if down is None or down.ended == "lost":
+                self._start_walk_down(rng)
+        attempt = self._attempt
+        # The walks up first: their first pages are the ranges' starts, which the walks down meet.
+        held = sorted(
+            (w for w in self._walks.values() if w.held is not None), key=lambda w: w.sweep.order != "asc"
+        )
+        for walk in held:
+            rows, walk.held = walk.held or [], None
+            if self._ranges[walk.range_key].live:
+                out.extend(self._walk_page(walk, rows))
+            if attempt != self._attempt:
+                return []  # started again: the rows are read again
+        self._check_done()
+        return [] if attempt != self._attempt else out
+
+    def _cut_first_pages(self, live: list[_Range]) -> None:
+        """Cut each first page where it runs into the first page of a range above it."""
+        served = {r.key: set(r.served or []) for r in live}
+        for rng in live:
+            page = rng.served or []
+            # Two first pages can only share a tail of the lower and a head of the upper, so the
+            # upper one is the one whose first row is not in the other.
+            theirs = {
+                row_id
                 for o in live
                 if o is not rng
                 and o.served
-                and (
-                    rng.served
-                    and (
-                        rng.served[0] not in served[o.key]
-                        or (rng.served[0] == o.served[0] and rng.key < o.key)
-                    )
-                )
-            ]
-            theirs = {row_id for o in others for row_id in o.served}
+                and page
+                and (page[0] not in served[o.key] or (page[0] == o.served[0] and rng.key < o.key))
+                for row_id in o.served
+            }
             if not self.overlap:
                 theirs |= self._pivot_ids - {rng.pivot}  # unfiltered, a pivot is always where it was
-            page = rng.served
             cut = next((i for i, row_id in enumerate(page) if row_id in theirs), len(page))
             rng.first_page = page[:cut]
-        for rng in live:
-            if self.overlap and not rng.first_page:
-                # Nothing here that is not another range's: the range below reads through it.
-                rng.live = False
-        sweeping = self._live()
-        self._owner = {row_id: r.key for r in sweeping for row_id in r.first_page or []}
-        if not self.overlap:
-            self._owner.update({r.pivot: r.key for r in sweeping})
-        attempt = self._attempt
-        first_wave, self._first_wave_rows = self._first_wave_rows, {}
-        for key, rows in first_wave.items():
-            rng = self._ranges[key]
-            if rng.live:
-                out.extend(self._sweep_page(rng, rows))
-            if attempt != self._attempt:
-                return []  # started again: the rows are read again
-        self._after_sweep_done()
-        return [] if attempt != self._attempt else out
 
-    def _sweep_page(self, rng: _Range, rows: Sequence[Customer]) -> list[Customer]:
-        sweep = rng.sweep
+    def _start_walk_down(self, rng: _Range) -> None:
+        """Add the walk down from a pivot that starts from its range's first page (filtered: with proof)."""
+        served = rng.served or []
+        if len(served) < (2 if self.overlap else 1):
+            # No proof possible (or, unfiltered, the pivot deleted and nothing above it): the walk up
+            # from below reads through this range; with none below, the read cannot show the bottom
+            # complete and starts again (see _check_done).
+            self._walks.pop(f"{rng.key}-", None)
+            return
+        trail = list(reversed(served))  # filtered: from its second row, expecting its first
+        walk = _Walk(f"{rng.key}-", rng.key, self._new_sweep("desc", trail))
+        self._walks[walk.key] = walk
+
+    def _walk_page(self, walk: _Walk, rows: Sequence[Customer]) -> list[Customer]:
+        sweep = walk.sweep
         ids = [str(r["id"]) for r in rows]
         new = sweep.accept(ids, self._size)
-        if new is None:  # refused: the sweep stepped back
+        if new is None:  # refused: the walk stepped back
             if sweep.cursor is None:
                 return self._restart(
                     "the customers used as paging cursors left the filters (or were deleted) faster than "
@@ -292,52 +386,62 @@ class ParallelReadPlan:
                 )
             return []
         fresh = set(new)
-        own = set(rng.first_page or []) if rng.key != "bottom" else set()
         out = []
+        met: _Walk | None = None
         stopped = False
+        read: list[str] = []
         for row, row_id in zip(rows, ids, strict=True):
-            owner = self._owner.get(row_id)
-            if rng.key != "bottom" and owner is not None and owner != rng.key and row_id not in own:
-                rng.met = owner
+            if row_id not in fresh:
+                continue
+            owner = self._markers.get(row_id)
+            other_key = self._frontier_rows.get(row_id)
+            other = self._walks.get(other_key) if other_key else None
+            if other is not None and other.range_key != walk.range_key:
+                stopped = True
+                if other.sweep.order != sweep.order:
+                    met = other  # it was coming this way: the rows between are read
+                break
+            if owner is not None and owner != walk.range_key:
                 stopped = True
                 break
-            if row_id in fresh and row_id not in self._pivot_ids:
+            read.append(row_id)
+            if row_id not in self._pivot_ids:
                 out.append(row)
-        if stopped or sweep.done:
-            sweep.done = True
+        self._remember_frontier(walk, read)
+        if stopped:
+            walk.ended = "met"
+            if met is not None and not met.done:
+                met.ended = "met"
+        elif sweep.done:
+            walk.ended = "short"
+        if walk.done:
             attempt = self._attempt
-            self._after_sweep_done()
+            self._check_done()
             if attempt != self._attempt:
                 return []  # started again: the rows are read again
         return out
 
-    def _after_sweep_done(self) -> None:
-        live = self._live()
-        bottom = self._ranges.get("bottom")
-        if bottom is None:
-            # Every sweep but the top one ends in the next range up, so once all ranges but one have
-            # been run into, the one left is the lowest: the bottom sweep can start from it.
-            met = {r.met for r in live if r.met is not None}
-            unmet = [r for r in live if r.key not in met]
-            if len(unmet) != 1:
-                if not unmet or all(r.sweep.done for r in live):
-                    self._restart("a range's first customers all went before the range below reached them")
-                return
-            lowest = unmet[0]
-            if not self.overlap:
-                # From the lowest pivot; if it is deleted, resume from the ids just above it.
-                trail = [*reversed(lowest.served), lowest.pivot]
-            elif len(lowest.served) >= 2:
-                # One row further back than the pivot: expect the first page's first row, so that the
-                # ids between the pivot and it are read again, with proof.
-                trail = list(reversed(lowest.served))
-            else:
-                self._restart("too few customers were left above the lowest pivot")
-                return
-            down = self._new_sweep("desc", trail)
-            self._ranges["bottom"] = _Range("bottom", lowest.pivot, down, first_page=[])
-        elif bottom.sweep.done and all(r.sweep.done for r in live):
-            self.done = True
+    def _remember_frontier(self, walk: _Walk, read: list[str]) -> None:
+        if not read:
+            return
+        if len(walk.frontier) == walk.frontier.maxlen:
+            for row_id in walk.frontier[0]:
+                if self._frontier_rows.get(row_id) == walk.key:
+                    del self._frontier_rows[row_id]
+        walk.frontier.append(read)
+        self._frontier_rows.update(dict.fromkeys(read, walk.key))
+
+    def _check_done(self) -> None:
+        walks = [w for w in self._walks.values() if self._ranges[w.range_key].live]
+        if not all(w.done for w in walks):
+            return
+        ends = sorted(w.sweep.order for w in walks if w.ended == "short")
+        if ends != ["asc", "desc"]:
+            # Exactly one walk reaches the top and one the bottom; anything else means the markers
+            # went (their customers left the filters) before the walks met them.
+            self._restart("a range's first customers all went before the walks reached them")
+            return
+        self.done = True
 
     def cursor_lost(self, key: str) -> list[Customer]:
         """
@@ -348,20 +452,26 @@ class ParallelReadPlan:
         name, _, attempt = key.partition("@")
         if attempt != str(self._attempt):
             return []
-        rng = self._ranges.get(name)
-        if rng is None:
+        walk = self._walks.get(name)
+        if walk is None:
             raise DubPaginationError(
                 f"Dub reported an invalid cursor for the {name} request, which sent none."
             )
-        rng.busy = False
+        walk.busy = False
+        if walk.done:
+            return []
         if self.phase == "first":
-            rng.live = False  # its pivot was deleted: the sweep below takes its range
-            rng.first_page = []
+            rng = self._ranges[walk.range_key]
+            if walk.sweep.order == "asc":
+                rng.live = False  # its pivot was deleted: the walks of its neighbours take its range
+                rng.served = []
+            else:
+                walk.ended = "lost"  # started again from the range's first page after the first wave
             return self._yielding(self._end_first_wave_if_complete())
-        if rng.sweep.cursor_lost():
+        if walk.sweep.cursor_lost():
             return []
         return self._yielding(
-            self._restart(f"the customers used as paging cursors were deleted (last {rng.sweep.order} sweep)")
+            self._restart(f"the customers used as paging cursors were deleted (last {walk.sweep.order} walk)")
         )
 
     def _restart(self, why: str) -> list[Customer]:
