@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_dub.exceptions import DubValidationError
-from airflow_provider_dub.hooks.dub import DubHook, HookOverrides
+from airflow_provider_dub.hooks.connection import HookOverrides
+from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.protocol import FILTER_PARAMS
 from airflow_provider_dub.protocol.params import as_boolean
 from airflow_provider_dub.writers import check_format_support, open_output_path, resolve_format
