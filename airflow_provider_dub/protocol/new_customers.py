@@ -40,14 +40,12 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_dub.exceptions import DubPaginationError
-from airflow_provider_dub.protocol.pagination import CustomerReadPlan, _Sweep, needs_overlap
-
-Customer = dict[str, Any]
+from airflow_provider_dub.protocol.pagination import MAX_RESTARTS, CustomerReadPlan, Sweep, needs_overlap
+from airflow_provider_dub.protocol.responses import Customer
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_SET = frozenset(CROCKFORD)
 _ANCHORS_KEPT = 10
-_MAX_RESTARTS = 3
 #: How far ahead of this machine's clock Dub's may be, for "ids Dub can have issued by now".
 _CLOCK_SKEW_MS = 86_400_000
 
@@ -170,7 +168,7 @@ class NewCustomersPlan:
         self._restarts = 0
         self._previous = watermark
         self._scan: CustomerReadPlan | None = None
-        self._sweep: _Sweep | None = None
+        self._sweep: Sweep | None = None
         #: the rows the down walk still remembers, by id: reported if new when the up walk starts.
         self._down_rows: dict[str, Customer] = {}
         # An explicit since_ms reports everything created since then, reported before or not.
@@ -198,8 +196,8 @@ class NewCustomersPlan:
                 self.since_ms = created_ms(watermark.last_id)
             self._start_over()
 
-    def _new_sweep(self, order: str, trail: list[str], *, origin: bool = False) -> _Sweep:
-        return _Sweep(order, trail, overlap=self.overlap, memory=2 * self.page_size, origin=origin)
+    def _new_sweep(self, order: str, trail: list[str], *, origin: bool = False) -> Sweep:
+        return Sweep(order, trail, overlap=self.overlap, memory=2 * self.page_size, origin=origin)
 
     def _start_over(self) -> None:
         self.phase = "probe"
@@ -353,7 +351,7 @@ class NewCustomersPlan:
 
     def _fall_back(self) -> None:
         """Nothing left to resume from: find a new starting point, from the watermark's time."""
-        if self._restarts >= _MAX_RESTARTS:
+        if self._restarts >= MAX_RESTARTS:
             raise DubPaginationError(
                 "The customers used as starting points were deleted or left the filters while the new "
                 "customers were read; try again."

@@ -60,8 +60,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from airflow_provider_dub.exceptions import DubPaginationError
-
-Customer = dict[str, Any]
+from airflow_provider_dub.protocol.responses import Customer
 
 #: Dub's query names of the filters a customer can stop matching between two requests (or, for
 #: ``customerIds``, that Dub applies the same way). With any of them, cursor pages need the overlap.
@@ -70,10 +69,10 @@ ROW_FILTERS = frozenset(
 )
 
 #: How many already-yielded ids an unfiltered read remembers to make a fresh start exact.
-_RESTART_MEMORY = 200
+RESTART_MEMORY = 200
 #: The same for a filtered read, which may also start again when its cursors leave the filters.
-_RESTART_MEMORY_FILTERED = 100_000
-_MAX_RESTARTS = 3
+RESTART_MEMORY_FILTERED = 100_000
+MAX_RESTARTS = 3
 
 
 def needs_overlap(filters: dict[str, str]) -> bool:
@@ -93,7 +92,7 @@ class ReadPlan(Protocol):
     def cursor_lost(self) -> None: ...
 
 
-class _Sweep:
+class Sweep:
     """
     One cursor walk in id order, in one direction, and the proof of each of its pages.
 
@@ -218,11 +217,11 @@ class CustomerReadPlan:
         self.overlap = needs_overlap(self.filters)
         self.yielded = 0
         self.done = False
-        self._sweeps: list[_Sweep] = []
+        self._sweeps: list[Sweep] = []
         self._pivot: Customer | None = None
         self._pivot_id = ""
         self._restarts = 0
-        self._memory = _RESTART_MEMORY_FILTERED if self.overlap else _RESTART_MEMORY
+        self._memory = RESTART_MEMORY_FILTERED if self.overlap else RESTART_MEMORY
         #: ids yielded so far while few enough to remember; None once a restart is no longer safe.
         self._early_ids: set[str] | None = set()
         #: ids yielded before a fresh start, never to be yielded again.
@@ -259,7 +258,7 @@ class CustomerReadPlan:
             return self.page_size
         return max(2, self.page_size) if self.overlap else self.page_size
 
-    def _current_sweep(self) -> _Sweep | None:
+    def _current_sweep(self) -> Sweep | None:
         for sweep in self._sweeps:
             if not sweep.done:
                 return sweep
@@ -294,10 +293,10 @@ class CustomerReadPlan:
 
     def _new_sweep(
         self, order: str, trail: list[str], *, origin: bool = False, seen: Iterable[str] = ()
-    ) -> _Sweep:
-        return _Sweep(order, trail, overlap=self.overlap, memory=2 * self.page_size, origin=origin, seen=seen)
+    ) -> Sweep:
+        return Sweep(order, trail, overlap=self.overlap, memory=2 * self.page_size, origin=origin, seen=seen)
 
-    def _accept_sweep_page(self, sweep: _Sweep, rows: Sequence[Customer]) -> list[Customer]:
+    def _accept_sweep_page(self, sweep: Sweep, rows: Sequence[Customer]) -> list[Customer]:
         ids = [str(row["id"]) for row in rows]
         was_origin = sweep.origin
         new = sweep.accept(ids, self._request_size())
@@ -316,7 +315,7 @@ class CustomerReadPlan:
             self.done = True
         return out
 
-    def _after_origin_page(self, sweep: _Sweep, ids: list[str], out: list[Customer]) -> list[Customer]:
+    def _after_origin_page(self, sweep: Sweep, ids: list[str], out: list[Customer]) -> list[Customer]:
         """Start the sweep that covers the other side of the pivot and the ids next to it."""
         pivot_id = self._pivot_id
         other = "asc" if sweep.order == "desc" else "desc"
@@ -369,7 +368,7 @@ class CustomerReadPlan:
 
     def _start_again(self, why: str) -> None:
         """Read again from a new probe, skipping what was yielded, while that is exact; else fail."""
-        if self._early_ids is None or self._restarts >= _MAX_RESTARTS:
+        if self._early_ids is None or self._restarts >= MAX_RESTARTS:
             raise DubPaginationError(
                 f"During the read {why}; no complete result is possible. Run the read again."
             )

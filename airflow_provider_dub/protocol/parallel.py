@@ -47,14 +47,14 @@ from typing import Any
 
 from airflow_provider_dub.exceptions import DubPaginationError
 from airflow_provider_dub.protocol.pagination import (
-    _RESTART_MEMORY,
-    _RESTART_MEMORY_FILTERED,
-    _Sweep,
+    MAX_RESTARTS,
+    RESTART_MEMORY,
+    RESTART_MEMORY_FILTERED,
+    Sweep,
     needs_overlap,
 )
+from airflow_provider_dub.protocol.responses import Customer
 
-Customer = dict[str, Any]
-_MAX_RESTARTS = 3
 #: Customers per walk below which another walk costs more than it saves.
 _CUSTOMERS_PER_SWEEP = 1_000
 #: Pages of its last rows a walk's frontier keeps: a page of the walk coming the other way that
@@ -68,7 +68,7 @@ class _Walk:
 
     key: str
     range_key: str
-    sweep: _Sweep
+    sweep: Sweep
     busy: bool = False
     #: how it ended: "short" (a short page: nothing further that way) or "met" (another walk's rows)
     ended: str | None = None
@@ -239,7 +239,7 @@ class ParallelReadPlan:
         out = [row for row in out if str(row["id"]) not in self._skip_ids]
         if self._yielded is not None:
             self._yielded.update(str(row["id"]) for row in out)
-            if len(self._yielded) > (_RESTART_MEMORY_FILTERED if self.overlap else _RESTART_MEMORY):
+            if len(self._yielded) > (RESTART_MEMORY_FILTERED if self.overlap else RESTART_MEMORY):
                 self._yielded = None
         return out
 
@@ -294,8 +294,8 @@ class ParallelReadPlan:
                 self._walks[f"{key}-"] = _Walk(f"{key}-", key, self._new_sweep("desc", [pivot], origin=True))
         self.phase = "first"
 
-    def _new_sweep(self, order: str, trail: list[str], *, origin: bool = False) -> _Sweep:
-        return _Sweep(
+    def _new_sweep(self, order: str, trail: list[str], *, origin: bool = False) -> Sweep:
+        return Sweep(
             order, trail, overlap=self.overlap, memory=2 * self.page_size, origin=origin, seen=self._pivot_ids
         )
 
@@ -477,7 +477,7 @@ class ParallelReadPlan:
     def _restart(self, why: str) -> list[Customer]:
         """Read again from a new probe, skipping what was yielded, while that is exact; else fail."""
         self._restarts += 1
-        if self._restarts > _MAX_RESTARTS or self._yielded is None:
+        if self._restarts > MAX_RESTARTS or self._yielded is None:
             raise DubPaginationError(
                 f"During the read {why}; no complete result is possible. Run the read again."
             )

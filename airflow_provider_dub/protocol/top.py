@@ -29,12 +29,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from airflow_provider_dub.exceptions import DubConnectionError
 from airflow_provider_dub.protocol.pagination import CustomerReadPlan
+from airflow_provider_dub.protocol.responses import Customer
 
-Customer = dict[str, Any]
 #: A customer's place in the order: (null last or not, key), then its id.
 Rank = tuple[tuple[int, int], str]
 

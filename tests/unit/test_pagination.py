@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_dub.exceptions import DubPaginationError
 from airflow_provider_dub.protocol import build_read_plan, parallel
-from airflow_provider_dub.protocol.pagination import CustomerReadPlan, _Sweep
+from airflow_provider_dub.protocol.pagination import CustomerReadPlan, Sweep
 from airflow_provider_dub.protocol.parallel import ParallelReadPlan
 
 
@@ -349,18 +349,18 @@ def test_pivot_with_too_few_rows_below_reads_the_other_side_first() -> None:
 
 
 def test_sweep_refuses_a_page_that_does_not_begin_with_a_known_id() -> None:
-    sweep = _Sweep("asc", ["a", "b", "c", "d"], overlap=True, memory=10)
+    sweep = Sweep("asc", ["a", "b", "c", "d"], overlap=True, memory=10)
     assert sweep.cursor == "c"
     assert sweep.accept(["e", "f"], 2) is None and sweep.cursor == "b"  # absent: step back
     assert sweep.accept(["e", "f"], 2) is None and sweep.cursor == "a"
     assert sweep.accept(["e"], 2) is None and sweep.cursor is None  # ran out
-    fresh = _Sweep("asc", ["a", "b", "c", "d"], overlap=True, memory=10)
+    fresh = Sweep("asc", ["a", "b", "c", "d"], overlap=True, memory=10)
     assert fresh.accept(["d", "e", "f"], 3) == ["e", "f"] and fresh.cursor == "e"  # present
     assert fresh.accept(["f"], 3) == [] and fresh.done  # a short proven page ends the sweep
 
 
 def test_sweep_without_overlap_sends_the_last_id_and_accepts_anything() -> None:
-    sweep = _Sweep("desc", ["z", "y"], overlap=False, memory=10)
+    sweep = Sweep("desc", ["z", "y"], overlap=False, memory=10)
     assert sweep.cursor == "y"
     assert sweep.accept(["w", "v"], 2) == ["w", "v"] and sweep.cursor == "v"
     assert sweep.cursor_lost() and sweep.cursor == "w"
