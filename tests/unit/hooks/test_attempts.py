@@ -12,8 +12,8 @@ import requests
 from airflow_provider_dub.exceptions import (
     DubConnectionError,
     DubInvalidCursorError,
+    DubNotFoundError,
     DubServerError,
-    DubUnprocessableEntityError,
 )
 from airflow_provider_dub.protocol.attempts import (
     RequestAttempts,
@@ -95,12 +95,7 @@ def test_a_2xx_gives_the_parsed_page_and_logs_the_attempt_number() -> None:
 @pytest.mark.parametrize(
     ("status", "code", "message", "expected"),
     [
-        (
-            422,
-            "unprocessable_entity",
-            "too_big: pageSize: Max page size is 100.",
-            DubUnprocessableEntityError,
-        ),
+        (404, "not_found", "Program not found", DubNotFoundError),
         (
             422,
             "unprocessable_entity",
