@@ -6,6 +6,8 @@ import importlib
 import importlib.metadata
 import importlib.resources
 import json
+import subprocess
+import sys
 from typing import Any
 
 import jsonschema
@@ -177,3 +179,18 @@ def test_airflow_providers_manager_sees_the_connection_form():
     assert set(behaviour["relabeling"]) == {"host", "password"}
     widgets = {name for name in manager.connection_form_widgets if name.startswith("extra__dub__")}
     assert widgets == {f"extra__dub__{name}" for name in CONN_FIELDS}
+
+
+def test_the_provider_info_is_cheap_to_import() -> None:
+    """Airflow imports it in every component: the connection schema only, no hook, no Airflow, no HTTP."""
+    code = (
+        "import sys, airflow_provider_dub.get_provider_info as m; m.get_provider_info(); "
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('requests', 'httpx', 'airflow', 'airflow_provider_dub')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(loaded.replace("'", '"')) == [
+        "airflow_provider_dub",
+        "airflow_provider_dub.get_provider_info",
+        "airflow_provider_dub.hooks",
+        "airflow_provider_dub.hooks.connection_schema",
+    ]

@@ -1,4 +1,4 @@
-"""Reading the ``dub`` connection: the API key field, a Base URL without a scheme, the shared defaults."""
+"""Reading the ``dub`` connection: the API key field, a Base URL without a scheme."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import pytest
 import requests
 
 from airflow_provider_dub.exceptions import DubConnectionError, DubValidationError
-from airflow_provider_dub.get_provider_info import get_provider_info
-from airflow_provider_dub.hooks import connection_schema
 from airflow_provider_dub.hooks.connection import settings_from_connection
 from airflow_provider_dub.hooks.dub import DubHook
 
@@ -71,12 +69,3 @@ def test_the_sync_hook_ends_a_tls_failure_of_a_scheme_less_url_with_the_hint(
     assert hook.request_count == 1  # at once, not after the retry budget
     ok, message = hook.test_connection()
     assert not ok and "http://127.0.0.1:8787" in message
-
-
-def test_the_provider_info_and_the_hook_read_one_set_of_defaults() -> None:
-    (conn_type,) = get_provider_info()["connection-types"]
-    assert conn_type["conn-fields"] is connection_schema.CONNECTION_FIELDS
-    assert conn_type["ui-field-behaviour"] is connection_schema.UI_FIELD_BEHAVIOUR
-    defaults = {name: field["schema"]["default"] for name, field in conn_type["conn-fields"].items()}
-    assert defaults["max_retry_seconds"] == settings("https://api.dub.co").max_retry_seconds
-    assert defaults["requests_per_minute"] == settings("https://api.dub.co").requests_per_minute
