@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,17 +11,6 @@ import pytest
 
 from airflow_provider_dub.testing import DubEmulator
 from tests.examples.runs import BUNDLE_CONFIG
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """The test session's metadata DB (SQLite under its AIRFLOW_HOME), migrated."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
 
 
 @pytest.fixture(autouse=True)

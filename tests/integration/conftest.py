@@ -5,9 +5,6 @@ the DAGs in ``tests/integration/dags`` with ``dag.test()``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -21,14 +18,3 @@ def dub(monkeypatch: pytest.MonkeyPatch) -> Iterator[DubEmulator]:
     with DubEmulator(customers=2_500, seed=7) as emulator:
         monkeypatch.setenv("AIRFLOW_CONN_DUB_DEFAULT", emulator.airflow_conn_json())
         yield emulator
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A migrated metadata DB in the test session's AIRFLOW_HOME, with our test DAGs as the DAG folder."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )

@@ -7,9 +7,6 @@ an emulator with chosen extras, and the fault table, printed in the terminal sum
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,17 +18,6 @@ from tests.reliability.fault_table import FaultRow, render
 
 FAULT_ROWS = pytest.StashKey[list[FaultRow]]()
 FAULT_TABLE_FILE = pytest.StashKey[Path]()
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """The session's metadata DB (SQLite under its AIRFLOW_HOME), migrated."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
 
 
 def set_connection(

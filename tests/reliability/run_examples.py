@@ -53,6 +53,9 @@ def states(dag_run: Any) -> dict[str, str]:
 
 
 def main(storage: str, table: str, search: str, added_at: str) -> None:
+    from tests.conftest import one_in_process_execution_api
+
+    one_in_process_execution_api()  # one Execution API app for all the runs, on Airflow 3.1 too
     dags = load_examples()
     runs: list[dict[str, Any]] = []
 
