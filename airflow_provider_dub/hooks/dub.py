@@ -15,7 +15,6 @@ from airflow_provider_dub.hooks.connection import (
     request_headers,
     settings_from_connection,
 )
-from airflow_provider_dub.hooks.connection import HookOverrides as HookOverrides  # the tasks' hook_params
 from airflow_provider_dub.hooks.connection_schema import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_dub.protocol import (
     ParallelReadPlan,
