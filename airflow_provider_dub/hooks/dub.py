@@ -27,6 +27,7 @@ from airflow_provider_dub.protocol import (
     build_read_plan,
     is_top_read,
     pacer_for,
+    parse_answer,
     parse_count,
     parse_count_groups,
     parse_customer_page,
@@ -190,9 +191,7 @@ class DubHook(DubBaseHook):
         """Every customer matching ``filters`` once: in parallel sweeps when ``workers`` > 1."""
         if workers < 2 or "customerIds" in filters:  # at most 250 customers: one sweep is enough
             return self.run_plan(CustomerReadPlan(filters, page_size=page_size))
-        return self.run_parallel_plan(
-            ParallelReadPlan(filters, page_size=page_size, max_sweeps=2 * workers), workers
-        )
+        return self.run_plan(ParallelReadPlan(filters, page_size=page_size, max_sweeps=2 * workers), workers)
 
     def _top_customer_pages(self, plan: CustomerReadPlan, workers: int) -> Iterator[list[dict[str, Any]]]:
         """An ordered read above one request: read everything, keep the top in a heap, yield it in pages."""
@@ -204,15 +203,19 @@ class DubHook(DubBaseHook):
         for start in range(0, len(customers), plan.page_size):
             yield customers[start : start + plan.page_size]
 
-    def run_parallel_plan(self, plan: ParallelReadPlan, workers: int) -> Iterator[list[dict[str, Any]]]:
-        """Send a parallel plan's requests from ``workers`` threads; yield what it makes of each page."""
+    def run_plan(self, plan: ReadPlan, workers: int = 1) -> Iterator[list[dict[str, Any]]]:
+        """
+        Send the requests a read plan asks for, up to ``workers`` at once; yield what it makes of each answer.
+
+        :param plan: any read plan: sequential, parallel or new customers.
+        :param workers: requests in flight at most (threads).
+        """
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dub-read") as pool:
             in_flight: dict[Future[Any], tuple[str, dict[str, str]]] = {}
             try:
                 while True:
                     for key, path, query in plan.ready(workers - len(in_flight)):
-                        parse = parse_count if path.endswith("/count") else parse_customer_page
-                        in_flight[pool.submit(self._get, path, query, parse)] = (key, query)
+                        in_flight[pool.submit(self._get, path, query, parse_answer(path))] = (key, query)
                     if not in_flight:
                         return
                     finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -228,17 +231,6 @@ class DubHook(DubBaseHook):
             finally:
                 for future in in_flight:
                     future.cancel()
-
-    def run_plan(self, plan: ReadPlan) -> Iterator[list[dict[str, Any]]]:
-        """Send the requests a read plan asks for; yield what it makes of each page."""
-        while (query := plan.next_query()) is not None:
-            try:
-                page = self._get("/customers", query, parse_customer_page)
-            except DubInvalidCursorError:
-                log_cursor_deleted(self.log, query)
-                plan.cursor_lost()
-                continue
-            yield plan.accept_page(page)
 
     @overload
     def count_customers(

@@ -22,7 +22,7 @@ from airflow_provider_dub.protocol import (
     RetryPolicy,
     WindowPacer,
     pacer_for,
-    parse_customer_page,
+    parse_answer,
 )
 from airflow_provider_dub.protocol.attempts import RequestAttempts, log_cursor_deleted
 
@@ -98,12 +98,13 @@ class DubAsyncHook(DubBaseHook):
             await asyncio.sleep(outcome.retry_in)
 
     async def run_plan(self, plan: ReadPlan) -> AsyncIterator[list[dict[str, Any]]]:
-        """Send the requests a read plan asks for; yield what it makes of each page."""
-        while (query := plan.next_query()) is not None:
-            try:
-                page = await self.get("/customers", query, parse_customer_page)
-            except DubInvalidCursorError:
-                log_cursor_deleted(self.log, query)
-                plan.cursor_lost()
-                continue
-            yield plan.accept_page(page)
+        """Send the requests a read plan asks for, one at a time; yield what it makes of each answer."""
+        while requests := plan.ready(1):
+            for key, path, query in requests:
+                try:
+                    answer = await self.get(path, query, parse_answer(path))
+                except DubInvalidCursorError:
+                    log_cursor_deleted(self.log, query)
+                    yield plan.cursor_lost(key)
+                    continue
+                yield plan.accept(key, answer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from airflow_provider_dub.protocol.new_customers import NewCustomersPlan, Watermark
 from airflow_provider_dub.protocol.pacer import WindowPacer, pacer_for
-from airflow_provider_dub.protocol.pagination import CustomerReadPlan, ReadPlan
+from airflow_provider_dub.protocol.pagination import CustomerReadPlan, ReadPlan, Request, SequentialPlan
 from airflow_provider_dub.protocol.parallel import ParallelReadPlan
 from airflow_provider_dub.protocol.params import (
     FILTER_PARAMS,
@@ -26,6 +26,7 @@ from airflow_provider_dub.protocol.params import (
 )
 from airflow_provider_dub.protocol.responses import (
     error_from_response,
+    parse_answer,
     parse_count,
     parse_count_groups,
     parse_customer_page,
@@ -48,8 +49,10 @@ __all__ = [
     "NewCustomersPlan",
     "ParallelReadPlan",
     "ReadPlan",
+    "Request",
     "RetryLoop",
     "RetryPolicy",
+    "SequentialPlan",
     "TopCustomers",
     "Watermark",
     "WindowPacer",
@@ -60,6 +63,7 @@ __all__ = [
     "error_from_response",
     "is_top_read",
     "pacer_for",
+    "parse_answer",
     "parse_count",
     "parse_count_groups",
     "parse_customer_page",

@@ -40,7 +40,13 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_dub.exceptions import DubPaginationError
-from airflow_provider_dub.protocol.pagination import MAX_RESTARTS, CustomerReadPlan, Sweep, needs_overlap
+from airflow_provider_dub.protocol.pagination import (
+    MAX_RESTARTS,
+    CustomerReadPlan,
+    SequentialPlan,
+    Sweep,
+    needs_overlap,
+)
 from airflow_provider_dub.protocol.responses import Customer
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -131,7 +137,7 @@ class Watermark:
         return cls(last_id, [str(a) for a in anchors], checked_ms)
 
 
-class NewCustomersPlan:
+class NewCustomersPlan(SequentialPlan):
     """
     Finds the customers new since a watermark (or since a time); driven like :class:`CustomerReadPlan`.
 
@@ -340,14 +346,14 @@ class NewCustomersPlan:
             self.done = True
         return new
 
-    def cursor_lost(self) -> None:
-        """The cursor was deleted: resume from an earlier id, or find a new starting point."""
+    def cursor_lost(self, key: str = SequentialPlan.PAGE) -> list[Customer]:
+        """The cursor was deleted: resume from an earlier id, or find a new starting point (``[]``)."""
+        self._answered()
         if self._scan is not None:
-            self._scan.cursor_lost()
-            return
-        if self._sweep is not None and self._sweep.cursor_lost():
-            return
-        self._fall_back()
+            return self._scan.cursor_lost()
+        if self._sweep is None or not self._sweep.cursor_lost():
+            self._fall_back()
+        return []
 
     def _fall_back(self) -> None:
         """Nothing left to resume from: find a new starting point, from the watermark's time."""

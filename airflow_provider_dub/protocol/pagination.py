@@ -80,16 +80,61 @@ def needs_overlap(filters: dict[str, str]) -> bool:
     return any(name in filters for name in ROW_FILTERS)
 
 
+#: A request a plan asks for: ``(key, path, query)``; its answer goes back under the key.
+Request = tuple[str, str, dict[str, str]]
+
+
 class ReadPlan(Protocol):
-    """What a transport drives: :class:`CustomerReadPlan` and the new-customers plan alike."""
+    """
+    What a transport drives: every read plan (sequential, parallel, new customers) alike.
+
+    Send each request of :meth:`ready` once (at most ``limit``, the free slots); give each answer to
+    :meth:`accept` (an integer for ``/customers/count``, else the page) or, on Dub's "Invalid cursor"
+    422, call :meth:`cursor_lost`; yield what either returns. The read is over when :meth:`ready`
+    returns nothing and no request is in flight.
+    """
 
     done: bool
 
-    def next_query(self) -> dict[str, str] | None: ...
+    def ready(self, limit: int | None = None) -> list[Request]: ...
 
-    def accept_page(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def accept(self, key: str, answer: Any) -> list[Customer]: ...
 
-    def cursor_lost(self) -> None: ...
+    def cursor_lost(self, key: str) -> list[Customer]: ...
+
+
+class SequentialPlan:
+    """
+    The :class:`ReadPlan` side of a plan that sends one request and waits for its answer.
+
+    A subclass defines ``next_query`` (``None``: nothing more to send), ``accept_page`` and
+    ``cursor_lost``, which calls :meth:`_answered` first.
+    """
+
+    #: the key of its one request
+    PAGE = "page"
+    _waiting = False
+
+    def next_query(self) -> dict[str, str] | None:
+        raise NotImplementedError
+
+    def accept_page(self, rows: Sequence[Customer]) -> list[Customer]:
+        raise NotImplementedError
+
+    def ready(self, limit: int | None = None) -> list[Request]:
+        """Return the next request, unless one is in flight (or ``limit`` is 0, or the read is over)."""
+        if self._waiting or limit == 0 or (query := self.next_query()) is None:
+            return []
+        self._waiting = True
+        return [(self.PAGE, "/customers", query)]
+
+    def accept(self, key: str, answer: Any) -> list[Customer]:
+        """Take the page of the request in flight; return the customers to yield."""
+        self._answered()
+        return self.accept_page(answer)
+
+    def _answered(self) -> None:
+        self._waiting = False
 
 
 class Sweep:
@@ -183,13 +228,13 @@ class Sweep:
         return self.cursor is not None
 
 
-class CustomerReadPlan:
+class CustomerReadPlan(SequentialPlan):
     """
     Drives a complete read of customers; the transport sends what it says and reports back.
 
-    Use: ``while (query := plan.next_query()) is not None:`` send it; on a page call
-    :meth:`accept_page` and yield what it returns; on Dub's "Invalid cursor" 422 call
-    :meth:`cursor_lost` and go on. Other errors end the read. With a row filter (``email``,
+    Use it as a :class:`ReadPlan`, or step by step: ``while (query := plan.next_query()) is not
+    None:`` send it; on a page call :meth:`accept_page` and yield what it returns; on Dub's "Invalid
+    cursor" 422 call :meth:`cursor_lost` and go on. Other errors end the read. With a row filter (``email``,
     ``country``, ``search``...) every cursor page is proven by an overlap row (see the module).
 
     :param filters: the filter part of the query, already validated (Dub's names).
@@ -351,20 +396,23 @@ class CustomerReadPlan:
                 self._early_ids = None
         return out
 
-    def cursor_lost(self) -> None:
+    def cursor_lost(self, key: str = SequentialPlan.PAGE) -> list[Customer]:
         """
         Dub said the current cursor does not exist: it was deleted since it was read.
 
         Resume from the nearest id already passed, or start again while that is still exact.
+        Nothing to yield: the answer is always ``[]``.
 
         :raises DubPaginationError: when neither is possible.
         """
+        self._answered()
         sweep = self._current_sweep()
         if sweep is None:
             raise DubPaginationError("Dub reported an invalid cursor on a request that sent none.")
         cursor = sweep.cursor
         if not sweep.cursor_lost():
             self._start_again(f"the customers used as paging cursors were deleted (last cursor {cursor!r})")
+        return []
 
     def _start_again(self, why: str) -> None:
         """Read again from a new probe, skipping what was yielded, while that is exact; else fail."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_dub.exceptions import (
@@ -31,7 +32,7 @@ def _load_json(body: bytes | str, what: str) -> Any:
 
 
 def parse_customer_page(body: bytes | str) -> list[Customer]:
-    """A ``GET /customers`` body: a bare JSON array of customer objects, each with an ``id``."""
+    """Parse a ``GET /customers`` body: a bare JSON array of customer objects, each with an ``id``."""
     page = _load_json(body, "customer page")
     if not isinstance(page, list) or not all(isinstance(row, dict) and "id" in row for row in page):
         raise DubConnectionError(
@@ -41,16 +42,21 @@ def parse_customer_page(body: bytes | str) -> list[Customer]:
 
 
 def parse_count(body: bytes | str) -> int:
-    """A ``GET /customers/count`` body: a bare integer."""
+    """Parse a ``GET /customers/count`` body: a bare integer."""
     count = _load_json(body, "count")
     if isinstance(count, bool) or not isinstance(count, int):
         raise DubConnectionError(f"Dub sent a count that is not an integer: {str(body)[:100]!r}")
     return count
 
 
+def parse_answer(path: str) -> Callable[[bytes | str], Any]:
+    """Return the parser of a plan's request to ``path``: the count, or a page of customers."""
+    return parse_count if path.endswith("/count") else parse_customer_page
+
+
 def parse_count_groups(body: bytes | str, group_by: str) -> list[dict[str, Any]]:
     """
-    A grouped ``GET /customers/count`` body: a JSON array of groups, returned as Dub sends it.
+    Parse a grouped ``GET /customers/count`` body: a JSON array of groups, returned as Dub sends it.
 
     Each group is an object with an integer ``_count`` and the ``group_by`` key (``null`` for the
     customers without one); ``linkId`` groups also carry ``shortLink`` and ``url``.

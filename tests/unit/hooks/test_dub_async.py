@@ -17,7 +17,7 @@ from airflow_provider_dub.hooks import dub as dub_module
 from airflow_provider_dub.hooks import dub_async
 from airflow_provider_dub.hooks.dub import DubHook
 from airflow_provider_dub.hooks.dub_async import DubAsyncHook
-from airflow_provider_dub.protocol import parse_customer_page
+from airflow_provider_dub.protocol import SequentialPlan, parse_customer_page
 from tests.unit.hooks.test_attempts import RecordingLog, envelope
 
 KEY = "dub_testkey123456789012345678"
@@ -96,7 +96,7 @@ async def get(hook: DubAsyncHook, query: dict[str, str] | None = None) -> list[d
         await hook.close()
 
 
-class ScriptedPlan:
+class ScriptedPlan(SequentialPlan):
     """A read plan that asks for the given queries in order and records what the hook reports."""
 
     def __init__(self, *queries: dict[str, str]) -> None:
@@ -110,8 +110,10 @@ class ScriptedPlan:
     def accept_page(self, rows: Any) -> list[dict[str, Any]]:
         return list(rows)
 
-    def cursor_lost(self) -> None:
+    def cursor_lost(self, key: str = SequentialPlan.PAGE) -> list[dict[str, Any]]:
+        self._answered()
         self.lost += 1
+        return []
 
 
 def test_a_page_comes_back_parsed(monkeypatch, clock) -> None:
@@ -169,7 +171,7 @@ def test_run_plan_resumes_after_a_deleted_cursor_and_says_so(monkeypatch, clock)
         finally:
             await hook.close()
 
-    assert asyncio.run(read()) == [PAGE, []]
+    assert asyncio.run(read()) == [PAGE, [], []]  # the deleted cursor's answer yields nothing
     assert plan.lost == 1
     assert ("info", "Dub cursor %s was deleted during the read; resuming", ("cus_1",)) in log.lines
 
