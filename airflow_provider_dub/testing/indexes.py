@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from airflow_provider_dub.testing.data import Details
 
@@ -34,19 +35,18 @@ class TextIndex:
 
     def add(self, slot: int, details: Details) -> None:
         """Index ``slot`` under its current details."""
-        if details.email is not None:
-            _add(self.by_email, details.email, slot)
-        _add(self.by_external_id, details.external_id, slot)
-        for word in words_of(details.name) | words_of(details.email):
-            _add(self.by_word, word, slot)
+        self._update(slot, details, _add)
 
     def remove(self, slot: int, details: Details) -> None:
         """Remove ``slot``, which was indexed under ``details``."""
+        self._update(slot, details, _discard)
+
+    def _update(self, slot: int, details: Details, change: Callable[[Index, str, int], None]) -> None:
         if details.email is not None:
-            _discard(self.by_email, details.email, slot)
-        _discard(self.by_external_id, details.external_id, slot)
+            change(self.by_email, details.email, slot)
+        change(self.by_external_id, details.external_id, slot)
         for word in words_of(details.name) | words_of(details.email):
-            _discard(self.by_word, word, slot)
+            change(self.by_word, word, slot)
 
     def email(self, email: str) -> set[int]:
         """Slots whose email is exactly ``email``."""

@@ -107,28 +107,25 @@ def parse_group_by(params: dict[str, str]) -> str | None:
 def _parse_page_size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    number = js_number(raw)
-    if math.isnan(number) or math.isinf(number):
-        raise unprocessable("invalid_type: pageSize: Page size must be a number.")
-    if not number.is_integer():
-        raise unprocessable("invalid_type: pageSize: Page size must be an integer.")
-    if number < 1:
-        raise unprocessable("too_small: pageSize: Page size must be greater than 0.")
+    number = _positive_integer(raw, "pageSize", "Page size")
     if number > MAX_PAGE_SIZE:
         raise unprocessable(f"too_big: pageSize: Max page size is {MAX_PAGE_SIZE}.")
-    return int(number)
+    return number
 
 
 def _parse_page(raw: str | None) -> int:
-    if raw is None:
-        return 1
+    return 1 if raw is None else _positive_integer(raw, "page", "Page")
+
+
+def _positive_integer(raw: str, param: str, label: str) -> int:
+    """Read a number as zod does (``z.coerce.number().int().positive()``), with Dub's messages."""
     number = js_number(raw)
     if math.isnan(number) or math.isinf(number):
-        raise unprocessable("invalid_type: page: Page must be a number.")
+        raise unprocessable(f"invalid_type: {param}: {label} must be a number.")
     if not number.is_integer():
-        raise unprocessable("invalid_type: page: Page must be an integer.")
+        raise unprocessable(f"invalid_type: {param}: {label} must be an integer.")
     if number < 1:
-        raise unprocessable("too_small: page: Page must be greater than 0.")
+        raise unprocessable(f"too_small: {param}: {label} must be greater than 0.")
     return int(number)
 
 

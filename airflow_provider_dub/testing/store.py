@@ -155,29 +155,32 @@ class CustomerStore:
 
     def _index_slots(self, slots: list[int]) -> None:
         """Add live slots to the id order, the sort orders and the built indexes."""
-        columns = self.columns
-        insert_sorted(self.sorted_ids, [columns.ids[slot] or "" for slot in slots])
-        for sort_by, order in self._orders.items():
-            order.add_many([(self._sort_value(sort_by, slot), slot) for slot in slots])
-        for slot in slots:
-            if self._text_index is not None:
-                self._text_index.add(slot, self.details(slot))
-            if self._link_index is not None:
-                self._link_index.setdefault(columns.link[slot], set()).add(slot)
+        self._change_indexes(slots, add=True)
 
     def _unindex_slots(self, slots: list[int]) -> None:
         """Remove slots from the id order, the sort orders and the built indexes."""
+        self._change_indexes(slots, add=False)
+
+    def _change_indexes(self, slots: list[int], *, add: bool) -> None:
         columns = self.columns
-        remove_sorted(self.sorted_ids, [columns.ids[slot] or "" for slot in slots])
+        (insert_sorted if add else remove_sorted)(
+            self.sorted_ids, [columns.ids[slot] or "" for slot in slots]
+        )
         for sort_by, order in self._orders.items():
-            order.remove_many([(self._sort_value(sort_by, slot), slot) for slot in slots])
+            keys = [(self._sort_value(sort_by, slot), slot) for slot in slots]
+            if add:
+                order.add_many(keys)
+            else:
+                order.remove_many(keys)
         for slot in slots:
             if self._text_index is not None:
-                self._text_index.remove(slot, self.details(slot))
+                (self._text_index.add if add else self._text_index.remove)(slot, self.details(slot))
             if self._link_index is not None:
-                self._link_index.get(columns.link[slot], set()).discard(slot)
-
-    # ----- queries ----------------------------------------------------------------------
+                linked = self._link_index.setdefault(columns.link[slot], set())
+                if add:
+                    linked.add(slot)
+                else:
+                    linked.discard(slot)
 
     def _select(self, filters: Filters) -> tuple[set[int] | None, Callable[[int], bool] | None]:
         """Candidate slots (None: all) and a predicate on slots (None: accept all)."""
