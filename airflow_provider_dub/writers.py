@@ -81,7 +81,7 @@ S3_PART_SIZE = 16 * 2**20
 
 def resolve_format(output_format: str | None, path: str) -> str:
     """
-    The output format: ``output_format`` if given, else from the path's extension, else JSON Lines.
+    Return the output format: ``output_format`` if given, else from the path's extension, else JSON Lines.
 
     :raises DubValidationError: on an unknown format.
     """
@@ -103,7 +103,7 @@ def resolve_format(output_format: str | None, path: str) -> str:
 
 
 def columns(expanded: bool) -> list[str]:
-    """The flat column names of CSV and Parquet files: stable, whatever the data."""
+    """Return the flat column names of CSV and Parquet files: stable, whatever the data."""
     names = list(CUSTOMER_FIELDS)
     if expanded:
         for obj, fields in EXPANDED_FIELDS.items():
@@ -112,7 +112,7 @@ def columns(expanded: bool) -> list[str]:
 
 
 def flatten(customer: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """One customer as a flat row of ``names``; an absent expanded object gives empty columns."""
+    """Return one customer as a flat row of ``names``; an absent expanded object gives empty columns."""
     row: dict[str, Any] = {}
     for name in names:
         if name in customer and not isinstance(customer[name], dict):
@@ -163,7 +163,11 @@ class _CsvWriter:
 
 
 def check_format_support(output_format: str) -> None:
-    """:raises DubValidationError: when the format needs a library that is not installed (Parquet: pyarrow)."""
+    """
+    Check that the format's library is installed (Parquet: pyarrow).
+
+    :raises DubValidationError: when it is not.
+    """
     if output_format != "parquet":
         return
     try:
@@ -295,7 +299,7 @@ def open_output_path(url: Any, conn_id: Any) -> ObjectStoragePath:
 
 
 def output_asset_uri(url: str) -> str:
-    """An output URL as an Asset URI, without reading anything: ``s3://conn_id@bucket/key`` -> ``s3://bucket/key``."""
+    """Return an output URL as an Asset URI, reading nothing: ``s3://conn_id@bucket/key`` -> ``s3://bucket/key``."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -304,14 +308,14 @@ def output_asset_uri(url: str) -> str:
 
 @dataclass
 class WriteResult:
-    """What was written: the final URI and how many customers."""
+    """Hold what was written: the final URI and how many customers."""
 
     uri: str
     records: int
 
 
 def asset_uri(path: ObjectStoragePath) -> str:
-    """The path as an Asset URI: scheme and path, without the connection id."""
+    """Return the path as an Asset URI: scheme and path, without the connection id."""
     return f"{path.protocol}://{path.path}" if path.protocol != "file" else f"file://{path.path}"
 
 
@@ -335,7 +339,7 @@ def _output_failures(path: ObjectStoragePath) -> Iterator[None]:
 
 @contextmanager
 def _renamed_into_place(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
-    """A stream to a hidden temporary file beside ``path``, renamed to ``path`` if no error escapes."""
+    """Yield a stream to a hidden temporary file beside ``path``, renamed to ``path`` if no error escapes."""
     with _output_failures(path):
         path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
@@ -359,7 +363,7 @@ def _renamed_into_place(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
 @contextmanager
 def _committed_upload(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     """
-    A stream to an upload to ``path`` that appears only when committed: after the last write, if no
+    Yield a stream to an upload to ``path`` that appears only when committed: after the last write, if no
     error escapes; on an error the upload is aborted and ``path`` is left as it was.
 
     No ``mkdir``: S3 has no folders, and s3fs's would create a missing bucket.

@@ -12,9 +12,9 @@ from airflow_provider_dub.hooks.connection import HookOverrides
 
 class DubBaseHook(BaseHook):
     """
-    The base of :class:`~airflow_provider_dub.hooks.dub.DubHook` and
-    :class:`~airflow_provider_dub.hooks.dub_async.DubAsyncHook`: the connection id and the task's
-    settings, checked at construction. Nothing is read or sent here.
+    Hold what :class:`~airflow_provider_dub.hooks.dub.DubHook` and
+    :class:`~airflow_provider_dub.hooks.dub_async.DubAsyncHook` share: the connection id and the
+    task's settings, checked at construction. Nothing is read or sent here.
 
     :param dub_conn_id: the Airflow connection of type ``dub``.
     :param max_retry_seconds: overrides the connection's retry budget (seconds a request may go on retrying).

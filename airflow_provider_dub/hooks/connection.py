@@ -28,7 +28,7 @@ USER_AGENT = f"airflow-provider-dub/{__version__}"
 
 @dataclass(frozen=True)
 class DubConnectionSettings:
-    """What the hook reads from its Airflow connection. ``repr`` never shows the key."""
+    """Hold what the hooks read from their Airflow connection. ``repr`` never shows the key."""
 
     base_url: str
     api_key: str
@@ -42,7 +42,7 @@ class DubConnectionSettings:
 
     @property
     def tls_hint(self) -> str | None:
-        """What to add to a TLS failure when https was assumed (a local server often speaks plain HTTP)."""
+        """Return what to add to a TLS failure when https was assumed (a local server often speaks plain HTTP)."""
         if not self.https_assumed:
             return None
         plain = "http://" + self.base_url.removeprefix("https://")
@@ -61,7 +61,7 @@ class DubConnectionSettings:
 
 
 def _number_extra(extra: dict[str, Any], name: str, default: float, minimum: float) -> float:
-    """An extra as its form declares it: finite, an integer where the form says so, within range."""
+    """Return an extra as its form declares it: finite, an integer where the form says so, within range."""
     value = extra.get(name)
     if value is None or value == "":
         return default
@@ -86,7 +86,7 @@ def _number_extra(extra: dict[str, Any], name: str, default: float, minimum: flo
 
 
 def _seconds_argument(name: str, value: Any) -> float:
-    """A number of seconds given as an argument: finite and >= 0 (a retry budget must end)."""
+    """Return a number of seconds given as an argument: finite and >= 0 (a retry budget must end)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -101,7 +101,7 @@ def _seconds_argument(name: str, value: Any) -> float:
 @dataclass(frozen=True)
 class HookOverrides:
     """
-    A task's settings for its hook, checked; ``None`` keeps the connection's extra.
+    Check a task's settings for its hook; ``None`` keeps the connection's extra.
 
     :param max_retry_seconds: overrides the connection's retry budget (seconds, 0 turns retries off).
     :param requests_per_minute: overrides the connection's rate limit; 0 turns pacing off.
@@ -124,7 +124,7 @@ class HookOverrides:
 
 def normalise_base_url(host: str | None) -> str:
     """
-    The connection's host as a base URL: default Dub's API, ``https://`` when no scheme, no trailing slash.
+    Return the connection's host as a base URL: default Dub's API, ``https://`` when no scheme, no trailing slash.
 
     :raises DubValidationError: when it is not an http(s) URL with a host name.
     """
@@ -198,7 +198,7 @@ def settings_from_connection(
 
 
 def request_headers(settings: DubConnectionSettings) -> dict[str, str]:
-    """The headers of every request: the key as a Bearer token, JSON, our User-Agent."""
+    """Return the headers of every request: the key as a Bearer token, JSON, our User-Agent."""
     return {
         "Authorization": f"Bearer {settings.api_key}",
         "Accept": "application/json",

@@ -41,7 +41,7 @@ _LONGEST_LOGGED_ERROR = 200
 
 
 class Log(Protocol):
-    """The logging methods the attempts use (a hook's ``self.log``)."""
+    """Describe the logging methods the attempts use (a hook's ``self.log``)."""
 
     def debug(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
@@ -53,7 +53,7 @@ class Log(Protocol):
 @dataclass(frozen=True)
 class Outcome(Generic[T]):
     """
-    How one attempt ended: Dub's parsed answer, a wait before the next attempt, or the error to raise.
+    Hold how one attempt ended: Dub's parsed answer, a wait before the next attempt, or the error to raise.
 
     :param retry_in: seconds to wait before the next attempt; ``None``: the request is over.
     """
@@ -71,7 +71,7 @@ class Outcome(Generic[T]):
 
 def without_query(error: BaseException) -> str:
     """
-    An HTTP library's error text without any URL query in it (requests puts the whole URL in some).
+    Return an HTTP library's error text without any URL query in it (requests puts the whole URL in some).
 
     The query holds the filters, customer emails and names among them, which must not reach the
     task log, nor Airflow's DB through a trigger event.
@@ -80,7 +80,7 @@ def without_query(error: BaseException) -> str:
 
 
 def is_tls_failure(error: BaseException) -> bool:
-    """Whether a transport error comes from the TLS handshake (e.g. https to a plain-HTTP server)."""
+    """Tell whether a transport error comes from the TLS handshake (e.g. https to a plain-HTTP server)."""
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, ssl.SSLError) or "SSL" in type(seen).__name__ or "[SSL" in str(seen):
@@ -90,7 +90,7 @@ def is_tls_failure(error: BaseException) -> bool:
 
 
 def log_cursor_deleted(log: Log, query: Mapping[str, str]) -> None:
-    """Say that a read's cursor customer was deleted and the read resumes (both transports' line)."""
+    """Log that a read's cursor customer was deleted and the read resumes (both transports' line)."""
     cursor = query.get("startingAfter") or query.get("endingBefore")
     log.info("Dub cursor %s was deleted during the read; resuming", cursor)
 
@@ -102,7 +102,7 @@ def _short(error: BaseException) -> str:
 
 class RequestAttempts(Generic[T]):
     """
-    The decisions between the attempts of one ``GET path?query``, for either transport.
+    Decide between the attempts of one ``GET path?query``, for either transport.
 
     Every attempt ends in exactly one of :meth:`answered` (Dub sent a status), :meth:`failed` (the
     HTTP library raised a transport error) or :meth:`ended` (cut short, e.g. cancelled), which
@@ -138,22 +138,22 @@ class RequestAttempts(Generic[T]):
 
     @property
     def attempt(self) -> int:
-        """The number of the attempt under way or next, from 1."""
+        """Return the number of the attempt under way or next, from 1."""
         return self.retries.attempts + 1
 
     def wait_before_send(self, now: float) -> float:
-        """Seconds to wait for this attempt's rate-limit slot; ask again after waiting, until 0."""
+        """Return the seconds to wait for this attempt's rate-limit slot; ask again after waiting, until 0."""
         if self._sent is None:
             self._sent = now
         return self.retries.wait_before_send(now)
 
     def sending(self, now: float) -> None:
-        """Note that the attempt is being sent now."""
+        """Note (and log at DEBUG) that the attempt is being sent now."""
         self._sent = now
         self.log.debug("Dub GET %s %s (attempt %d)", self.path, self.query, self.attempt)
 
     def answered(self, status: int, headers: Mapping[str, str], body: bytes, now: float) -> Outcome[T]:
-        """The outcome of an attempt that Dub answered with ``status``."""
+        """Return the outcome of an attempt that Dub answered with ``status``."""
         headers = dict(headers)
         error: DubError
         answer: int | None = status
@@ -172,7 +172,7 @@ class RequestAttempts(Generic[T]):
 
     def failed(self, error: BaseException, now: float) -> Outcome[T]:
         """
-        The outcome of an attempt that got no answer: the error's text loses any URL query.
+        Return the outcome of an attempt that got no answer: the error's text loses any URL query.
 
         A TLS failure with a ``tls_hint`` is final: the hint says the scheme was guessed, and a
         handshake with a server that speaks plain HTTP fails however often it is tried.

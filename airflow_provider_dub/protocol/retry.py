@@ -24,7 +24,7 @@ _EPOCH_S_THRESHOLD = 1e9  # numbers above this (and below the one above) are epo
 @dataclass(frozen=True)
 class RetryPolicy:
     """
-    How the transport retries.
+    Say how the transport retries.
 
     :param max_retry_seconds: how long one request may go on retrying after its first failure: the
         waits and the retried attempts' own time (a timeout, a slow error) together.
@@ -39,7 +39,7 @@ class RetryPolicy:
 
 def parse_wait_value(value: str, now: float) -> float | None:
     """
-    Seconds from ``now`` until the time a ``Retry-After`` or ``X-RateLimit-Reset`` value names.
+    Return the seconds from ``now`` until the time a ``Retry-After`` or ``X-RateLimit-Reset`` value names.
 
     Dub sends the end of the window as Unix time in **milliseconds**; seconds since the epoch,
     a delay in seconds and an HTTP date are accepted too. ``None`` when the value is unreadable.
@@ -64,7 +64,7 @@ def parse_wait_value(value: str, now: float) -> float | None:
 
 
 def wait_from_headers(headers: Mapping[str, str], now: float) -> float | None:
-    """The wait a rate-limited response asks for, from ``Retry-After`` or else ``X-RateLimit-Reset``."""
+    """Return the wait a rate-limited response asks for, from ``Retry-After`` or else ``X-RateLimit-Reset``."""
     lowered = {key.lower(): val for key, val in headers.items()}
     for name in ("retry-after", "x-ratelimit-reset"):
         if name in lowered:
@@ -75,7 +75,7 @@ def wait_from_headers(headers: Mapping[str, str], now: float) -> float | None:
 
 
 def backoff_seconds(policy: RetryPolicy, attempt: int, rng: random.Random) -> float:
-    """Capped exponential backoff with equal jitter: half fixed, half random. ``attempt`` counts from 1."""
+    """Return a capped exponential backoff with equal jitter: half fixed, half random. ``attempt`` counts from 1."""
     ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** min(attempt - 1, 32))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
@@ -119,7 +119,7 @@ def retry_delay(
 
 class RetryLoop:
     """
-    The retry bookkeeping of one request, shared by the sync hook and the async trigger.
+    Keep the retry bookkeeping of one request, shared by the sync hook and the async trigger.
 
     For each attempt the transport waits :meth:`wait_before_send` (the pacer's slot), sends, and
     reports the outcome to :meth:`answered` (always, even when the attempt raised). On a failure it
@@ -208,7 +208,7 @@ class RetryLoop:
         return delay
 
     def give_up(self, error: Exception) -> Exception:
-        """The error to raise, its text saying how long the retries went on (after more than one attempt)."""
+        """Return the error to raise, its text saying how long the retries went on (after more than one attempt)."""
         if self.attempts > 1:
             error.args = (
                 f"{error} (gave up after {self.attempts} attempts and {self.waited:.1f} s of waiting; "
