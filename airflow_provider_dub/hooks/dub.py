@@ -44,7 +44,7 @@ T = TypeVar("T")
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
-    """What requests raises when Dub does not answer properly (imported on first use: DAG files stay light)."""
+    """Return what requests raises when Dub does not answer properly (imported on first use: DAG files stay light)."""
     import requests
 
     return (
@@ -75,7 +75,11 @@ class DubHook(DubBaseHook):
 
     @cached_property
     def settings(self) -> DubConnectionSettings:
-        """The connection's settings, read once. :raises DubValidationError: on a missing key or bad extra."""
+        """
+        Read the connection's settings, once.
+
+        :raises DubValidationError: on a missing key or a bad extra.
+        """
         return settings_from_connection(self.get_connection(self.dub_conn_id), self.overrides)
 
     @cached_property
@@ -84,13 +88,13 @@ class DubHook(DubBaseHook):
 
     @cached_property
     def pacer(self) -> WindowPacer | None:
-        """The key's rate-limit pacer, shared by every hook of the process; ``None`` when pacing is off."""
+        """Return the key's rate-limit pacer, shared by every hook of the process; ``None`` when pacing is off."""
         if not self.settings.requests_per_minute:
             return None
         return pacer_for(self.settings.base_url, self.settings.api_key, self.settings.requests_per_minute)
 
     def get_conn(self) -> requests.Session:
-        """The hook's one ``requests.Session``, authenticated."""
+        """Return the hook's one ``requests.Session``, authenticated."""
         return self._session
 
     @cached_property
@@ -142,7 +146,7 @@ class DubHook(DubBaseHook):
 
     def list_customers(self, **params: Any) -> list[dict[str, Any]]:
         """
-        One ``GET /customers`` request; the page exactly as Dub returns it.
+        Send one ``GET /customers`` request; return the page exactly as Dub returns it.
 
         :param params: ``email``, ``external_id``, ``search``, ``country``, ``link_id``, ``program_id``,
             ``partner_id``, ``customer_ids``, ``include_expanded_fields``, ``sort_by``, ``sort_order``,
@@ -172,7 +176,7 @@ class DubHook(DubBaseHook):
 
     def iter_customer_pages(self, **params: Any) -> Iterator[list[dict[str, Any]]]:
         """
-        The read of :meth:`iter_customers`, one list per response (possibly empty), for writers
+        Yield the read of :meth:`iter_customers`, one list per response (possibly empty), for writers
         that work page by page; the top customers of an ordered read above 100 come once the whole
         read is done, in pages of ``page_size``. Parameters are validated at the call, before any
         request.
@@ -194,7 +198,7 @@ class DubHook(DubBaseHook):
         return self.run_plan(ParallelReadPlan(filters, page_size=page_size, max_sweeps=2 * workers), workers)
 
     def _top_customer_pages(self, plan: CustomerReadPlan, workers: int) -> Iterator[list[dict[str, Any]]]:
-        """An ordered read above one request: read everything, keep the top in a heap, yield it in pages."""
+        """Read everything for an ordered read above one request, keep the top in a heap, yield it in pages."""
         top = top_of(plan)
         for page in self._complete_read(plan.filters, plan.page_size, workers):
             top.add(page)
@@ -247,7 +251,7 @@ class DubHook(DubBaseHook):
 
     def count_customers(self, *, group_by: str | None = None, **filters: Any) -> int | list[dict[str, Any]]:
         """
-        How many customers match the filters (``GET /customers/count``, available on every plan).
+        Count the customers that match the filters (``GET /customers/count``, available on every plan).
 
         Without ``group_by`` (or with ``partnerId``, for which Dub answers the plain count): an
         integer. With ``country`` or ``linkId``: Dub's groups as it sends them, largest first, e.g.
@@ -293,7 +297,7 @@ class DubHook(DubBaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabelled and hidden fields of the connection form, for Airflow before 3.2."""
+        """Return the relabelled and hidden fields of the connection form, for Airflow before 3.2."""
         return {
             "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
             "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
@@ -302,7 +306,7 @@ class DubHook(DubBaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form, for Airflow before 3.2."""
+        """Return the extra fields of the connection form, for Airflow before 3.2."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
         from wtforms import IntegerField, StringField

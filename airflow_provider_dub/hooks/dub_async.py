@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 class DubAsyncHook(DubBaseHook):
     """
-    Asynchronous access to Dub for triggers: never blocks the event loop.
+    Interact with Dub asynchronously, for triggers: never blocks the event loop.
 
     The connection is read with ``aget_connection``; requests go through one ``httpx.AsyncClient``;
     retries, 429 waits and pacing follow the same protocol module as :class:`DubHook`.
@@ -47,7 +47,7 @@ class DubAsyncHook(DubBaseHook):
     _pacer: WindowPacer | None = None
 
     async def get_settings(self) -> DubConnectionSettings:
-        """The connection's settings, read once without blocking."""
+        """Read the connection's settings, once, without blocking."""
         if self._settings is None:
             self._settings = settings_from_connection(
                 await self.aget_connection(self.dub_conn_id), self.overrides
@@ -72,7 +72,7 @@ class DubAsyncHook(DubBaseHook):
             self._client = None
 
     async def get(self, path: str, query: dict[str, str], parse: Callable[[bytes], T]) -> T:
-        """``GET path?query`` with :class:`DubHook`'s retry rules; return ``parse(body)``."""
+        """Send ``GET path?query`` with :class:`DubHook`'s retry rules; return ``parse(body)``."""
         client = await self._get_client()
         settings = await self.get_settings()
         retries = RetryLoop(
