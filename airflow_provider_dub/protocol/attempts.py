@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from airflow_provider_dub.exceptions import DubConnectionError, DubError
@@ -100,6 +100,7 @@ def _short(error: BaseException) -> str:
     return text if len(text) <= _LONGEST_LOGGED_ERROR else text[: _LONGEST_LOGGED_ERROR - 3] + "..."
 
 
+@dataclass(repr=False)  # no repr: the query can hold customer data
 class RequestAttempts(Generic[T]):
     """
     Decide between the attempts of one ``GET path?query``, for either transport.
@@ -118,23 +119,14 @@ class RequestAttempts(Generic[T]):
         write the base URL of a plain-HTTP server, when the connection gave none).
     """
 
-    def __init__(
-        self,
-        path: str,
-        query: Mapping[str, str],
-        parse: Callable[[bytes], T],
-        retries: RetryLoop,
-        log: Log,
-        *,
-        tls_hint: str | None = None,
-    ) -> None:
-        self.path = path
-        self.query = query
-        self.parse = parse
-        self.retries = retries
-        self.log = log
-        self.tls_hint = tls_hint
-        self._sent: float | None = None
+    path: str
+    query: Mapping[str, str]
+    parse: Callable[[bytes], T]
+    retries: RetryLoop
+    log: Log
+    tls_hint: str | None = field(default=None, kw_only=True)
+    #: When the attempt under way was sent (or began waiting for its slot); ``None`` between attempts.
+    _sent: float | None = field(default=None, init=False)
 
     @property
     def attempt(self) -> int:
