@@ -95,14 +95,15 @@ def run_one(engine: str, folder: str, day: str, snapshot: str, table: str) -> No
         snapshot_date=day,
     )
     # Imports (Airflow, Arrow, the driver) are the process's start-up, not the load: done first.
+    # So is the first storage path opened: Airflow then loads its filesystems (boto3 among them).
+    import pyarrow.csv
     import pyarrow.json  # noqa: F401
-    from airflow.sdk import BaseHook
+    from airflow.sdk import BaseHook, ObjectStoragePath
 
     hook = BaseHook.get_connection("dub_bench_warehouse").get_hook()
+    ObjectStoragePath(f"file://{folder}/{snapshot}.jsonl").open("rb").close()
     if before:
         merge_snapshot = _before_merge(Path(folder))
-        from airflow.sdk import ObjectStoragePath
-
         started = time.monotonic()
         result = merge_snapshot(hook, ObjectStoragePath(f"file://{folder}/{snapshot}.jsonl"), table, day, 0.5)
     else:

@@ -13,13 +13,20 @@ table, the table itself (``FIRST_LOAD_COLUMNS``: see :func:`first_load_batches`)
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from contextlib import suppress
+from queue import Empty, Queue
+from typing import Any, TypeVar
 
 from airflow_provider_dub.transfers.sql_dialects import copy_rows, insert_rows
 
 #: The name a batch is registered under in DuckDB while it is inserted.
 _DUCKDB_VIEW = "dub_staging_batch"
+#: CSV blocks made ahead of the database (each a batch of ``batch_size`` rows at most: memory stays
+#: bounded by the batch size, whatever the number of customers).
+_CSV_AHEAD = 4
+_T = TypeVar("_T")
 
 
 def load_rows(
@@ -65,18 +72,64 @@ def rows(batch: Any) -> list[tuple[Any, ...]]:
 
 
 def _copy(cursor: Any, target: str, columns: tuple[str, ...], batches: Iterable[Any]) -> int:
+    total = 0
+    with cursor.copy(copy_rows(target, columns) + " (FORMAT csv)") as copy:
+        # The snapshot is parsed and written as CSV in a thread, while the database takes the rows
+        # before: Arrow and the wait on the socket both release the GIL, so the two overlap.
+        for rows_in_batch, data in read_ahead(_csv(batches), depth=_CSV_AHEAD):
+            copy.write(data)
+            total += rows_in_batch
+    return total
+
+
+def _csv(batches: Iterable[Any]) -> Iterator[tuple[int, bytes]]:
     import pyarrow.csv as pc
 
     # Arrow writes NULL as an empty field and "" quoted: what COPY's CSV format reads them as.
     options = pc.WriteOptions(include_header=False)
-    total = 0
-    with cursor.copy(copy_rows(target, columns) + " (FORMAT csv)") as copy:
-        for batch in batches:
-            buffer = io.BytesIO()
-            pc.write_csv(batch, buffer, options)
-            copy.write(buffer.getbuffer())
-            total += batch.num_rows
-    return total
+    for batch in batches:
+        buffer = io.BytesIO()
+        pc.write_csv(batch, buffer, options)
+        yield batch.num_rows, buffer.getvalue()
+
+
+def read_ahead(items: Iterator[_T], depth: int) -> Iterator[_T]:
+    """
+    The items of ``items``, produced in a thread of its own at most ``depth`` items ahead.
+
+    An error in the thread is raised here; when the caller stops early, the thread stops too.
+    """
+    done = object()
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                queue.put(item)
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as error:  # handed to the caller, raised there
+            queue.put(error)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator's clean-up (the snapshot file closed) in its own thread
+
+    thread = threading.Thread(target=produce, name="dub-snapshot-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a put, so that the thread sees the stop
+            with suppress(Empty):
+                queue.get(timeout=0.05)
+        thread.join()
 
 
 def _arrow(conn: Any, target: str, columns: tuple[str, ...], batches: Iterable[Any]) -> int:
