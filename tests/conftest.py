@@ -14,6 +14,40 @@ os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).parent / "integration" / "dags"))
 
+ROOT = Path(__file__).resolve().parent.parent
+#: Test files that prove nothing depending on the Airflow version, marked ``airflow_independent``;
+#: scripts/test.sh runs them on the newest Airflow only. Each calls no Airflow API of its own: pure
+#: functions of protocol/, the emulator, SQL text, or reads through the hook whose Airflow side (its
+#: connection) other tests prove on every version.
+AIRFLOW_INDEPENDENT = (
+    "tests/emulator/",  # the emulator's own behaviour
+    "tests/unit/test_pagination.py",  # protocol/: read plans and pagination, against a fake Dub
+    "tests/unit/test_pacer.py",  # protocol/pacer.py: the rate-limit window, injected clocks
+    "tests/unit/test_new_customers.py",  # protocol/new_customers.py
+    "tests/unit/test_params.py",  # protocol/params.py: query parameters
+    "tests/unit/test_top.py",  # protocol/: top-N heap
+    "tests/unit/test_retry.py",  # protocol/retry.py: the retry policy, injected clocks
+    "tests/unit/transfers/test_sql_dialects.py",  # the SQL text of each dialect
+    "tests/integration/test_parallel_read.py",  # protocol/parallel.py over HTTP, through DubHook
+    "tests/integration/test_silent_skip.py",  # filtered reads against the emulator's silent skip
+    # The warehouse engines' SQL through the SQL providers' hooks (the same provider versions in both
+    # venvs); the operator's Airflow side runs on every version in tests/transfers/test_operator.py and
+    # tests/examples/test_warehouse.py.
+    "tests/transfers/test_engines.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    missing = [path for path in AIRFLOW_INDEPENDENT if not (ROOT / path).exists()]
+    if missing:
+        raise pytest.UsageError(f"tests/conftest.py: AIRFLOW_INDEPENDENT lists missing paths {missing}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.relative_to(ROOT).as_posix().startswith(AIRFLOW_INDEPENDENT):
+            item.add_marker(pytest.mark.airflow_independent)
+
 
 def one_in_process_execution_api() -> None:
     """
