@@ -129,6 +129,8 @@ class ParallelReadPlan:
         self._total: int | None = None
         self._candidates: dict[str, Customer] = {}
         self._guess: list[str] = []
+        #: pivots found deleted in a first wave
+        self._deleted: set[str] = set()
         self._probe_rows: dict[str, Customer] = {}
         self._ranges: dict[str, _Range] = {}
         self._walks: dict[str, _Walk] = {}
@@ -278,13 +280,15 @@ class ParallelReadPlan:
             self._candidates.update(self._probe_rows)
         total = self._total or 0
         walks = max(2, min(self.max_sweeps, total // _CUSTOMERS_PER_SWEEP))
-        guess = sorted(self._candidates)  # a guess at Dub's order: it only balances the walks
-        self._guess = guess
-        count = min((walks + 1) // 2, len(guess))
+        # A guess at Dub's order: it only balances the walks.
+        guess = self._guess = sorted(set(self._candidates) - self._deleted)
+        # Two pivots at least: a read whose only pivot is deleted before its first page starts again.
+        count = min(max(2, (walks + 1) // 2), len(guess))
         # At the odd quantiles: a gap between two pivots is read from both ends, the top and the
         # bottom from one end each.
         pivots = list(dict.fromkeys(guess[int((2 * i + 1) * len(guess) / (2 * count))] for i in range(count)))
         self._pivot_rows = {p: self._candidates[p] for p in pivots}
+        self._ranges, self._walks = {}, {}
         for i, pivot in enumerate(pivots):
             key = f"r{i}"
             self._ranges[key] = _Range(key, pivot)
@@ -309,7 +313,12 @@ class ParallelReadPlan:
             return []
         live = self._live()
         if not live:
-            return self._restart("every pivot customer was deleted")
+            # Nothing read yet: try other samples as pivots, while there are any.
+            self._deleted.update(r.pivot for r in self._ranges.values())
+            if not set(self._candidates) - self._deleted:
+                return self._restart("every pivot customer was deleted")
+            self._choose_pivots()
+            return []
         self.phase = "walk"
         self._pivot_ids = {r.pivot for r in live}
         out = [self._pivot_rows[r.pivot] for r in live]

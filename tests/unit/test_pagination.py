@@ -506,3 +506,26 @@ def test_parallel_read_in_slots_with_inserts_and_deletes(seed: int, monkeypatch:
     ended = sorted((w.sweep.order, w.ended) for w in plan._walks.values() if plan._ranges[w.range_key].live)
     assert ended.count(("asc", "short")) == ended.count(("desc", "short")) == 1  # the top and the bottom
     assert len(ended) >= 6 and all(end in ("met", "short") for _, end in ended)
+
+
+def test_parallel_pivots_all_deleted_before_their_first_pages_are_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing is read yet: other samples become pivots; no fresh start, no second probe."""
+    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
+    dub = FakeDub(with_sales(make_customers(1000, seed=8), 8))
+    original = set(dub.rows)
+    doomed: list[str] = []
+
+    def delete_the_first_pivots(d: FakeDub) -> None:
+        cursor = d.requests[-1].get("startingAfter")
+        if cursor and (cursor in doomed or len(doomed) < 2):
+            d.rows.pop(cursor, None)
+            doomed.append(cursor)
+
+    dub.before_request = delete_the_first_pivots
+    plan = ParallelReadPlan({}, page_size=10, max_sweeps=4)
+    out = [c["id"] for c in read_parallel(dub, plan, random.Random(8))]
+    assert sorted(out) == sorted(original - set(doomed))
+    assert plan._restarts == 0 and plan._deleted == set(doomed) and len(set(doomed)) == 2
+    assert sum(1 for q in dub.requests if "startingAfter" not in q and "sortBy" not in q) == 1  # one probe
