@@ -48,6 +48,14 @@ class DubOutputError(DubError):
     """The customers could not be written to the output path (storage or file-format failure)."""
 
 
+class WriteAbandoned(Exception):
+    """
+    Raise from the pages given to a writer to abandon the write: no file is kept, none replaced.
+
+    The sensor does this when fewer customers are new than it waits for. Never reaches a user.
+    """
+
+
 class DubWarehouseError(DubError):
     """The warehouse load (``DubCustomersToSqlOperator``) could not apply a snapshot."""
 

@@ -12,7 +12,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, AirflowSkipException, conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_dub.exceptions import DubError, DubValidationError, DubXComLimitError
+from airflow_provider_dub.exceptions import DubError, DubValidationError, DubXComLimitError, WriteAbandoned
 from airflow_provider_dub.protocol import Watermark, build_new_customers_plan, error_from_response
 from airflow_provider_dub.protocol.params import as_boolean, as_integer
 from airflow_provider_dub.sensors.watermarks import WatermarkStore
@@ -21,10 +21,6 @@ from airflow_provider_dub.writers import write_customers
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
-
-
-class _TooFew(Exception):
-    """Raised inside a file write to abandon it: fewer new customers than ``min_new``."""
 
 
 def _to_ms(value: datetime) -> int:
@@ -204,11 +200,11 @@ class DubNewCustomersSensor(DubCustomersMixin, BaseSensorOperator):
                 count += len(page)
                 yield page
             if count < min_new:
-                raise _TooFew
+                raise WriteAbandoned  # fewer than min_new: keep no file
 
         try:
             return write_customers(path, all_pages(), output_format, expanded=self.expanded).uri
-        except _TooFew:
+        except WriteAbandoned:
             return None
 
     # -- the three modes -----------------------------------------------------------------------------
