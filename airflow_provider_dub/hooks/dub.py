@@ -306,10 +306,19 @@ class DubHook(DubBaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Return the extra fields of the connection form, for Airflow before 3.2."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, StringField
+        """
+        Return the extra fields of the connection form, for Airflow before 3.2.
+
+        They are Flask-AppBuilder widgets. Without it installed (Airflow 3.1 does not require the FAB
+        provider) there are none: Airflow would otherwise skip the hook's relabelled and hidden
+        fields too, and the form would show Login, Schema and Port.
+        """
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import IntegerField, StringField
+        except ImportError:
+            return {}
 
         widgets = {}
         for name, field in CONNECTION_FIELDS.items():

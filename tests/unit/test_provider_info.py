@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.resources
+import importlib.util
 import json
 import subprocess
 import sys
@@ -12,10 +13,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from packaging.version import Version
 
 import airflow_provider_dub
 from airflow_provider_dub.get_provider_info import get_provider_info
 from airflow_provider_dub.hooks.dub import DubHook
+
+AIRFLOW_3_2 = Version(importlib.metadata.version("apache-airflow-core")) >= Version("3.2")
 
 CONN_FIELDS = {
     "requests_per_minute",
@@ -170,6 +174,8 @@ def test_get_ui_field_behaviour_returns_copies():
 
 
 def test_airflow_providers_manager_sees_the_connection_form():
+    if not AIRFLOW_3_2 and importlib.util.find_spec("wtforms") is None:
+        pytest.skip("Airflow before 3.2 loads no hook's connection form without wtforms (the FAB provider)")
     from airflow.providers_manager import ProvidersManager
 
     manager = ProvidersManager()
@@ -178,7 +184,9 @@ def test_airflow_providers_manager_sees_the_connection_form():
     assert sorted(behaviour["hidden_fields"]) == ["login", "port", "schema"]
     assert set(behaviour["relabeling"]) == {"host", "password"}
     widgets = {name for name in manager.connection_form_widgets if name.startswith("extra__dub__")}
-    assert widgets == {f"extra__dub__{name}" for name in CONN_FIELDS}
+    # Airflow before 3.2 builds the extra fields from Flask-AppBuilder widgets, when it is installed.
+    fab = importlib.util.find_spec("flask_appbuilder") is not None
+    assert widgets == ({f"extra__dub__{name}" for name in CONN_FIELDS} if fab or AIRFLOW_3_2 else set())
 
 
 def test_the_provider_info_is_cheap_to_import() -> None:
