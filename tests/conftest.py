@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 #: connection) other tests prove on every version.
 AIRFLOW_INDEPENDENT = (
     "tests/emulator/",  # the emulator's own behaviour
-    "tests/unit/test_pagination.py",  # protocol/: read plans and pagination, against a fake Dub
-    "tests/unit/test_pacer.py",  # protocol/pacer.py: the rate-limit window, injected clocks
-    "tests/unit/test_new_customers.py",  # protocol/new_customers.py
-    "tests/unit/test_params.py",  # protocol/params.py: query parameters
-    "tests/unit/test_top.py",  # protocol/: top-N heap
-    "tests/unit/test_retry.py",  # protocol/retry.py: the retry policy, injected clocks
+    "tests/unit/protocol/test_pagination.py",  # protocol/: read plans and pagination, against a fake Dub
+    "tests/unit/protocol/test_pacer.py",  # protocol/pacer.py: the rate-limit window, injected clocks
+    "tests/unit/protocol/test_new_customers.py",  # protocol/new_customers.py
+    "tests/unit/protocol/test_params.py",  # protocol/params.py: query parameters
+    "tests/unit/protocol/test_top.py",  # protocol/: top-N heap
+    "tests/unit/protocol/test_retry.py",  # protocol/retry.py: the retry policy, injected clocks
     "tests/unit/transfers/test_sql_dialects.py",  # the SQL text of each dialect
     "tests/integration/test_parallel_read.py",  # protocol/parallel.py over HTTP, through DubHook
     "tests/integration/test_silent_skip.py",  # filtered reads against the emulator's silent skip

@@ -15,7 +15,7 @@ from airflow_provider_dub.protocol.new_customers import (
     is_current_id,
     ulid_key,
 )
-from tests.unit.test_pagination import FakeDub, InvalidCursor
+from tests.unit.protocol.test_pagination import FakeDub, InvalidCursor
 
 NOW = 1_795_000_000_000  # 2026-11-18, ms
 DAY = 86_400_000
