@@ -265,8 +265,10 @@ class ParallelReadPlan:
             return []
         walk = self._walks[name]
         walk.busy = False
-        if walk.done:
-            return []  # met while this page was on its way: the other walk has read these rows
+        if walk.done or not self._ranges[walk.range_key].live:
+            # Met while this page was on its way (the other walk has read these rows), or its pivot
+            # was dropped (its neighbours' walks read its range).
+            return []
         if self.phase == "first":
             walk.held = list(rows)
             if walk.sweep.order == "asc":
@@ -467,7 +469,7 @@ class ParallelReadPlan:
                 f"Dub reported an invalid cursor for the {name} request, which sent none."
             )
         walk.busy = False
-        if walk.done:
+        if walk.done or not self._ranges[walk.range_key].live:
             return []
         if self.phase == "first":
             rng = self._ranges[walk.range_key]
