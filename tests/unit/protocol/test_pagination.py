@@ -369,14 +369,20 @@ def test_sweep_without_overlap_sends_the_last_id_and_accepts_anything() -> None:
 # -- the parallel plan, driven in process ---------------------------------------------------------------
 
 
-def read_parallel(dub: FakeDub, plan: ParallelReadPlan, rng: random.Random) -> list[dict]:
+def read_parallel(
+    dub: FakeDub, plan: ParallelReadPlan, rng: random.Random, slots: int | None = None
+) -> list[dict]:
+    """Drive the plan; with ``slots``, ask for as many requests as are free, as the hook does. Answers come in any order."""
     out: list[dict] = []
-    queue: list[tuple[str, str, dict[str, str]]] = []
+    in_flight: list[tuple[str, str, dict[str, str]]] = []
     while not plan.done:
-        queue += plan.ready()
-        if not queue:
+        free = None if slots is None else slots - len(in_flight)
+        asked = plan.ready(free)
+        assert free is None or len(asked) <= free
+        in_flight += asked
+        if not in_flight:
             break
-        key, path, query = queue.pop(rng.randrange(len(queue)))  # answers come in any order
+        key, path, query = in_flight.pop(rng.randrange(len(in_flight)))
         if path.endswith("/count"):
             out.extend(plan.accept(key, len(us_ids(dub) if "country" in query else dub.rows)))
             continue
@@ -442,29 +448,6 @@ def test_parallel_unfiltered_read_is_unchanged(monkeypatch: pytest.MonkeyPatch) 
     assert len(dub.requests) <= 3 + 1000 // 10 + 2 * 4
 
 
-def read_in_slots(dub: FakeDub, plan: ParallelReadPlan, rng: random.Random, slots: int) -> list[dict]:
-    """Drive the plan as the hook does: ask for as many requests as slots are free; answers in any order."""
-    out: list[dict] = []
-    in_flight: list[tuple[str, str, dict[str, str]]] = []
-    while not plan.done:
-        asked = plan.ready(slots - len(in_flight))
-        assert len(asked) <= slots - len(in_flight)
-        in_flight += asked
-        if not in_flight:
-            break
-        key, path, query = in_flight.pop(rng.randrange(len(in_flight)))
-        if path.endswith("/count"):
-            out.extend(plan.accept(key, len(dub.rows)))
-            continue
-        try:
-            page = dub.get(query)
-        except InvalidCursor:
-            out.extend(plan.cursor_lost(key))
-            continue
-        out.extend(plan.accept(key, page))
-    return out
-
-
 def read_with_churn(seed: int) -> ParallelReadPlan:
     """An unfiltered read in 6 slots while customers (cursors too) are deleted and added; checks it."""
     rng = random.Random(seed)
@@ -492,7 +475,7 @@ def read_with_churn(seed: int) -> ParallelReadPlan:
 
     dub.before_request = churn
     plan = ParallelReadPlan({}, page_size=10, max_sweeps=8)
-    out = [c["id"] for c in read_in_slots(dub, plan, rng, slots=6)]
+    out = [c["id"] for c in read_parallel(dub, plan, rng, slots=6)]
     assert len(out) == len(set(out)), "a customer was read twice"
     assert original - deleted <= set(out) <= original | added
     return plan
