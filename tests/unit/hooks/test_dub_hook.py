@@ -132,6 +132,13 @@ def _backoff_bounds(attempt: int) -> tuple[float, float]:
     return ceiling / 2, ceiling
 
 
+def assert_backed_off(sleeps: list[float]) -> None:
+    """Each wait lies within the jittered exponential backoff of its attempt."""
+    for attempt, slept in enumerate(sleeps, start=1):
+        low, high = _backoff_bounds(attempt)
+        assert low <= slept <= high
+
+
 # -- what goes on the wire --------------------------------------------------------------------------------
 
 
@@ -444,9 +451,7 @@ def test_5xx_burst_then_success(hook, requests_mock, clock):
     assert hook.list_customers() == PAGE
     assert requests_mock.call_count == 5
     assert len(clock.sleeps) == 4
-    for attempt, slept in enumerate(clock.sleeps, start=1):
-        low, high = _backoff_bounds(attempt)
-        assert low <= slept <= high
+    assert_backed_off(clock.sleeps)
 
 
 def test_5xx_forever_ends_when_the_budget_is_spent(make_hook, requests_mock, clock):
@@ -477,9 +482,7 @@ def test_network_errors_are_retried(hook, requests_mock, clock, exc):
     assert hook.list_customers() == PAGE
     assert requests_mock.call_count == 3
     assert len(clock.sleeps) == 2
-    for attempt, slept in enumerate(clock.sleeps, start=1):
-        low, high = _backoff_bounds(attempt)
-        assert low <= slept <= high
+    assert_backed_off(clock.sleeps)
 
 
 def test_network_error_forever_becomes_a_dub_connection_error(make_hook, requests_mock, clock):
