@@ -512,3 +512,41 @@ def test_parallel_pivots_all_deleted_before_their_first_pages_are_replaced(
     assert sorted(out) == sorted(original - set(doomed))
     assert plan._restarts == 0 and plan._deleted == set(doomed) and len(set(doomed)) == 2
     assert sum(1 for q in dub.requests if "startingAfter" not in q and "sortBy" not in q) == 1  # one probe
+
+
+@pytest.mark.parametrize("late_answer", ["page", "invalid cursor"])
+def test_parallel_answer_of_a_dropped_pivots_walk_after_the_first_wave_is_ignored(
+    late_answer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pivot dropped in the first wave: its walk down may answer after the walks have started."""
+    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
+    dub = FakeDub(with_sales(make_customers(1000, seed=9), 9))
+    plan = ParallelReadPlan({}, page_size=10, max_sweeps=4)
+    out: list[dict] = []
+
+    def answer(key: str, path: str, query: dict[str, str]) -> None:
+        if path.endswith("/count"):
+            out.extend(plan.accept(key, len(dub.rows)))
+            return
+        try:
+            out.extend(plan.accept(key, dub.get(query)))
+        except InvalidCursor:
+            out.extend(plan.cursor_lost(key))
+
+    while plan.phase != "first":
+        for request in plan.ready():
+            answer(*request)
+    first_wave = {key.partition("@")[0]: (key, path, query) for key, path, query in plan.ready()}
+    late_key, _, late_query = first_wave.pop("r0-")
+    late_page = dub.get(late_query)  # served before the pivot goes
+    del dub.rows[plan._ranges["r0"].pivot]
+    for request in first_wave.values():  # r0's walk up meets the deleted pivot: r0 is dropped
+        answer(*request)
+    assert plan.phase == "walk" and not plan._ranges["r0"].live
+    if late_answer == "page":
+        out.extend(plan.accept(late_key, late_page))
+    else:
+        out.extend(plan.cursor_lost(late_key))
+    out.extend(read_parallel(dub, plan, random.Random(9)))
+    ids = [c["id"] for c in out]
+    assert sorted(ids) == sorted(dub.rows) and plan._restarts == 0
