@@ -18,16 +18,19 @@ from airflow_provider_dub.transfers.snapshot_reader import (
     resolve_snapshot_format,
 )
 from airflow_provider_dub.transfers.sql_dialects import (
+    COLUMNS,
     FIRST_LOAD_COLUMNS,
     STAGING_COLUMNS,
     Dialect,
+    FreshTableLoad,
     MergeStatements,
     create_tables,
+    fresh_table_load,
     merge_statements,
     staging_name,
 )
 from airflow_provider_dub.transfers.sql_history import create_history_table, history_statements
-from airflow_provider_dub.transfers.staging import first_load_batches, load_rows
+from airflow_provider_dub.transfers.staging import data_batches, first_load_batches, load_rows
 from airflow_provider_dub.writers import asset_uri
 
 if TYPE_CHECKING:
@@ -229,13 +232,17 @@ class DubCustomersToSqlOperator(BaseOperator):
         sql = merge_statements(dialect, table, day, syntax)
         cursor = conn if dialect.statements_on_connection else conn.cursor()
         # Set-up and staging (an empty table needs none), committed on their own; the merge below is
-        # one transaction.
-        for statement in create_tables(dialect, table):
+        # one transaction. A missing table is created there, if the dialect loads faster so.
+        fresh = self._fresh_table(cursor, dialect, table, day)
+        for statement in create_tables(dialect, table, with_table=fresh is None):
             cursor.execute(statement)
         if settings.history_table:
             cursor.execute(create_history_table(dialect, settings.history_table))
-        cursor.execute(sql.any_row)
-        first_load = cursor.fetchone() is None
+        if fresh is None:
+            cursor.execute(sql.any_row)
+            first_load = cursor.fetchone() is None
+        else:
+            first_load = True
         batches = read_batches(path, snapshot_format, day, settings.batch_size)
         if not first_load:
             cursor.execute(sql.clear_staging)
@@ -250,7 +257,21 @@ class DubCustomersToSqlOperator(BaseOperator):
         try:
             if dialect.begin:
                 cursor.execute(dialect.begin)
-            if first_load:
+            if fresh is not None:
+                # Every customer is new, into a table made in this transaction (FreshTableLoad).
+                cursor.execute(fresh.create)
+                records = load_rows(
+                    conn,
+                    cursor,
+                    dialect.loader,
+                    table,
+                    tuple(COLUMNS),
+                    placeholder,
+                    data_batches(batches),
+                    copy_options=fresh.copy_options,
+                )
+                cursor.execute(fresh.finish)
+            elif first_load:
                 # Every customer is new: straight into the table, no staging and no comparison.
                 records = load_rows(
                     conn,
@@ -261,6 +282,7 @@ class DubCustomersToSqlOperator(BaseOperator):
                     placeholder,
                     first_load_batches(batches),
                 )
+            if first_load:
                 seen = inserted = records
                 updated = restored = kept_newer = deleted = 0
             else:
@@ -289,6 +311,16 @@ class DubCustomersToSqlOperator(BaseOperator):
             "unchanged": seen - inserted - updated - restored - kept_newer,
             "kept_newer": kept_newer,
         }
+
+    @staticmethod
+    def _fresh_table(cursor: Any, dialect: Dialect, table: str, day: str) -> FreshTableLoad | None:
+        """The statements of a first load creating ``table``, if it is missing and the dialect can."""
+        if not dialect.create_on_first_load:
+            return None
+        fresh = fresh_table_load(dialect, table, day)
+        cursor.execute(fresh.exists)
+        (found,) = cursor.fetchone()
+        return fresh if found is None else None
 
     def _merge(self, cursor: Any, sql: MergeStatements, settings: LoadSettings) -> list[int]:
         """Merge the staged snapshot; return seen, inserted, updated, restored, kept newer, deleted."""

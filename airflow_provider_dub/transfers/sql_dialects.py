@@ -81,6 +81,10 @@ class Dialect:
     #: Run statements on the connection itself: a DuckDB cursor is a second connection, with its
     #: own transaction, which ``conn.commit()`` would not commit.
     statements_on_connection: bool = False
+    #: A first load creates the missing table in its own transaction, keyless, fills it by
+    #: ``COPY ... FREEZE`` (the three dates from column defaults) and builds the key once afterwards
+    #: (PostgreSQL): see :func:`fresh_table_load`. Else the table is created first, key and all.
+    create_on_first_load: bool = False
 
     @property
     def default_merge_syntax(self) -> str:
@@ -115,6 +119,7 @@ DIALECTS: dict[str, Dialect] = {
         merge_settings=("SET LOCAL work_mem = '256MB'",),
         loader="copy",
         analyze_staging=True,
+        create_on_first_load=True,
     ),
     "duckdb": Dialect(
         "duckdb",
@@ -162,19 +167,63 @@ def staging_name(table: str) -> str:
     return f"{table}_staging"
 
 
-def create_tables(dialect: Dialect, table: str) -> list[str]:
-    """``CREATE TABLE IF NOT EXISTS`` for the table and its staging table."""
-    data = ", ".join(f"{column} {dialect.column_type(column)}" for column in COLUMNS)
-    bookkeeping = (
-        "first_seen_date DATE NOT NULL, updated_date DATE NOT NULL, snapshot_date DATE NOT NULL, "
-        "deleted_at DATE"
-    )
-    return [
-        f"CREATE TABLE IF NOT EXISTS {table} ({data}, {bookkeeping}{dialect.primary_key('id')})"
-        f"{dialect.table_options}",
+#: The dates a new customer's row gets, all the snapshot's.
+NEW_ROW_DATES = ("first_seen_date", "updated_date", "snapshot_date")
+
+
+def create_tables(dialect: Dialect, table: str, *, with_table: bool = True) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` for the table (unless not ``with_table``) and its staging table."""
+    staging = (
         f"CREATE {dialect.staging_kind}TABLE IF NOT EXISTS {staging_name(table)} "
-        f"(snapshot_date DATE NOT NULL, {data}{dialect.primary_key('snapshot_date', 'id')})",
-    ]
+        f"(snapshot_date DATE NOT NULL, {_data_columns(dialect)}"
+        f"{dialect.primary_key('snapshot_date', 'id')})"
+    )
+    if not with_table:
+        return [staging]
+    return [f"CREATE TABLE IF NOT EXISTS {_table_definition(dialect, table)}", staging]
+
+
+def _data_columns(dialect: Dialect) -> str:
+    return ", ".join(f"{column} {dialect.column_type(column)}" for column in COLUMNS)
+
+
+def _table_definition(dialect: Dialect, table: str, *, key: bool = True, dates_default: str = "") -> str:
+    dates = ", ".join(f"{column} DATE NOT NULL{dates_default}" for column in NEW_ROW_DATES)
+    primary_key = dialect.primary_key("id") if key else ""
+    return f"{table} ({_data_columns(dialect)}, {dates}, deleted_at DATE{primary_key}){dialect.table_options}"
+
+
+@dataclass(frozen=True)
+class FreshTableLoad:
+    """
+    A first load into a table that does not exist yet, all in one transaction (PostgreSQL).
+
+    ``create`` makes the table without its key, the three dates of a new row defaulting to the
+    snapshot's; the rows (``COLUMNS`` only) go in by ``COPY ... (FORMAT csv, FREEZE)``: rows of a
+    table created in the same transaction can be written frozen, so no later read rewrites every
+    page to set their hint bits; ``finish`` drops the defaults and builds the key once, from sorted
+    ids, instead of a million inserts into a growing b-tree. If anything fails, the table was never
+    there: the next run is a first load again.
+    """
+
+    #: One row: NULL if the table does not exist.
+    exists: str
+    create: str
+    copy_options: str
+    finish: str
+
+
+def fresh_table_load(dialect: Dialect, table: str, day: str) -> FreshTableLoad:
+    """The statements of a first load that creates ``table`` (see :class:`FreshTableLoad`)."""
+    default = f" DEFAULT {dialect.date(day)}"
+    defaults = ", ".join(f"ALTER COLUMN {column} DROP DEFAULT" for column in NEW_ROW_DATES)
+    key = dialect.primary_key("id").lstrip(", ")
+    return FreshTableLoad(
+        exists=f"SELECT to_regclass('{table}')",
+        create=f"CREATE TABLE {_table_definition(dialect, table, key=False, dates_default=default)}",
+        copy_options=", FREEZE",
+        finish=f"ALTER TABLE {table} {defaults}" + (f", ADD {key}" if key else ""),
+    )
 
 
 def insert_rows(target: str, columns: tuple[str, ...], placeholder: str) -> str:

@@ -2,7 +2,8 @@
 Writing a snapshot's Arrow record batches into a table, the fastest way each driver offers.
 
 The table is ``<table>_staging`` (columns ``STAGING_COLUMNS``), or, for the first load into an empty
-table, the table itself (``FIRST_LOAD_COLUMNS``: see :func:`first_load_batches`).
+table, the table itself (``FIRST_LOAD_COLUMNS``: see :func:`first_load_batches`; or just ``COLUMNS``
+into a table the load creates, its dates from column defaults: see :func:`data_batches`).
 
 * ``copy``: PostgreSQL's ``COPY ... FROM STDIN (FORMAT csv)`` through psycopg 3, each batch written
   as CSV by Arrow (``executemany`` with psycopg2, which has no ``cursor.copy``);
@@ -37,10 +38,16 @@ def load_rows(
     columns: tuple[str, ...],
     placeholder: str,
     batches: Iterable[Any],
+    copy_options: str = "",
 ) -> int:
-    """Insert every record batch (its columns are ``columns``) into ``target``; return how many rows."""
+    """
+    Insert every record batch (its columns are ``columns``) into ``target``; return how many rows.
+
+    :param copy_options: appended to ``FORMAT csv`` in ``COPY``'s options (``, FREEZE``); other
+        loaders have none.
+    """
     if loader == "copy" and hasattr(cursor, "copy"):
-        return _copy(cursor, target, columns, batches)
+        return _copy(cursor, target, columns, batches, copy_options)
     if loader == "arrow" and hasattr(conn, "register"):
         return _arrow(conn, target, columns, batches)
     sql = insert_rows(target, columns, placeholder)
@@ -66,14 +73,22 @@ def first_load_batches(batches: Iterable[Any]) -> Iterator[Any]:
         )
 
 
+def data_batches(batches: Iterable[Any]) -> Iterator[Any]:
+    """Staging batches without their ``snapshot_date`` (the first column): Dub's fields only."""
+    import pyarrow as pa
+
+    for batch in batches:
+        yield pa.RecordBatch.from_arrays(batch.columns[1:], names=batch.schema.names[1:])
+
+
 def rows(batch: Any) -> list[tuple[Any, ...]]:
     """A record batch as DB-API parameter rows."""
     return list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
 
 
-def _copy(cursor: Any, target: str, columns: tuple[str, ...], batches: Iterable[Any]) -> int:
+def _copy(cursor: Any, target: str, columns: tuple[str, ...], batches: Iterable[Any], options: str) -> int:
     total = 0
-    with cursor.copy(copy_rows(target, columns) + " (FORMAT csv)") as copy:
+    with cursor.copy(f"{copy_rows(target, columns)} (FORMAT csv{options})") as copy:
         # The snapshot is parsed and written as CSV in a thread, while the database takes the rows
         # before: Arrow and the wait on the socket both release the GIL, so the two overlap.
         for rows_in_batch, data in read_ahead(_csv(batches), depth=_CSV_AHEAD):

@@ -13,6 +13,7 @@ from airflow_provider_dub.transfers.sql_dialects import (
     changed,
     copy_rows,
     create_tables,
+    fresh_table_load,
     insert_rows,
     merge_statements,
 )
@@ -113,6 +114,25 @@ def test_staging_and_first_loads() -> None:
     assert create_tables(DIALECTS["postgres"], "t")[1].startswith(
         "CREATE UNLOGGED TABLE IF NOT EXISTS t_staging"
     )
+
+
+def test_a_fresh_table_is_created_keyless_with_date_defaults_then_keyed_like_create_tables() -> None:
+    postgres = DIALECTS["postgres"]
+    fresh = fresh_table_load(postgres, "s.t", "2026-03-04")
+    assert fresh.exists == "SELECT to_regclass('s.t')"
+    assert fresh.copy_options == ", FREEZE"
+    # The same table create_tables makes, but without its key and with the dates defaulting ...
+    keyed = create_tables(postgres, "s.t")[0].replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE")
+    default = "DATE NOT NULL DEFAULT DATE '2026-03-04'"
+    assert fresh.create == keyed.replace(", PRIMARY KEY (id)", "").replace("DATE NOT NULL", default)
+    assert fresh.create.endswith("deleted_at DATE) WITH (fillfactor = 50)")
+    # ... which the statement after COPY drops, adding the key.
+    assert fresh.finish == (
+        "ALTER TABLE s.t ALTER COLUMN first_seen_date DROP DEFAULT, ALTER COLUMN updated_date DROP DEFAULT, "
+        "ALTER COLUMN snapshot_date DROP DEFAULT, ADD PRIMARY KEY (id)"
+    )
+    assert [name for name, d in DIALECTS.items() if d.create_on_first_load] == ["postgres"]
+    assert create_tables(postgres, "s.t", with_table=False) == create_tables(postgres, "s.t")[1:]
 
 
 def test_history_undoes_an_earlier_run_of_the_day_first() -> None:
