@@ -216,22 +216,25 @@ class DubHook(DubBaseHook):
         """
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dub-read") as pool:
             in_flight: dict[Future[Any], tuple[str, dict[str, str]]] = {}
+
+            def send_ready() -> None:
+                for key, path, query in plan.ready(workers - len(in_flight)):
+                    in_flight[pool.submit(self._get, path, query, parse_answer(path))] = (key, query)
+
             try:
-                while True:
-                    for key, path, query in plan.ready(workers - len(in_flight)):
-                        in_flight[pool.submit(self._get, path, query, parse_answer(path))] = (key, query)
-                    if not in_flight:
-                        return
+                send_ready()
+                while in_flight:
                     finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in finished:
                         key, query = in_flight.pop(future)
                         try:
-                            page = future.result()
+                            rows = plan.accept(key, future.result())
                         except DubInvalidCursorError:
                             log_cursor_deleted(self.log, query)
-                            yield plan.cursor_lost(key)
-                            continue
-                        yield plan.accept(key, page)
+                            rows = plan.cursor_lost(key)
+                        # The next requests go out before the caller takes its time with these rows.
+                        send_ready()
+                        yield rows
             finally:
                 for future in in_flight:
                     future.cancel()
