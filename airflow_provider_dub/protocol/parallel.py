@@ -6,15 +6,16 @@ key may send 20 requests a second. This plan keeps the exactness of :mod:`.pagin
 every customer present throughout exactly once) and splits the id space so that several requests can
 be in flight:
 
-1. *probe*: the first page in Dub's default order; a short page is everything (one request);
-2. *samples*, at once: the count of matching customers (it sets how many walks are worth their
-   overhead) and the first offset pages by ``saleAmount``, both directions: customers spread over the
-   id space. Some of them, evenly spaced by a client-side guess of the order, become pivots;
-3. *first wave*, all at once: ``asc`` from every pivot (and, unfiltered, ``desc`` too). A pivot whose
+1. *samples*, at once: the first offset pages by ``saleAmount``, both directions (customers spread
+   over the id space) and the count of matching customers (it sets how many walks are worth their
+   overhead). A short sample page is everything: the read ends in one round trip. Otherwise some
+   samples, evenly spaced by a client-side guess of the order, become pivots, the lowest and the
+   highest among them;
+2. *first wave*, all at once: ``asc`` from every pivot (and, unfiltered, ``desc`` too). A pivot whose
    request says "Invalid cursor" was deleted and is dropped. Where one ``asc`` first page runs into
    another's first row, it is cut there; these cut first pages (and, unfiltered, the pivots) are the
    ranges' *markers*;
-4. *walks*: from every pivot one walk goes up and one goes down. The walks of neighbouring pivots
+3. *walks*: from every pivot one walk goes up and one goes down. The walks of neighbouring pivots
    head towards each other and stop where they meet: a walk stops at the first row that is another
    range's marker or among the last rows another range's walk read (its *frontier*); meeting the
    frontier of a walk coming the other way stops that walk too. So each gap between two pivots is
@@ -22,8 +23,8 @@ be in flight:
    walk down from the lowest pivot reads to the bottom, the walk up from the highest to the top: these
    two end on a short page, and every other walk by meeting, or the read starts again.
    No id is compared: Dub's id order is its database collation, which the client does not know; the
-   guess only places the pivots (at the odd quantiles, so that the top and bottom walks, alone in
-   their gaps, get half a gap each).
+   guess only places the pivots (from the lowest sample to the highest, so that every gap but the
+   two ends, small by the guess, is read from both ends).
 
 Each pivot's own row is yielded once.
 
@@ -32,7 +33,7 @@ walk sends its second-to-last id and expects its last one first, stepping back w
 otherwise. A first-wave request starts from its pivot without proof; the ids it may have dropped lie
 between the pivot and its first row, and the walk down from that pivot starts from that first page
 (its second id, expecting its first), so it reads through them with proof. With nothing left to step
-back to, the read starts again from a new probe, skipping what it has yielded (remembered up to
+back to, the read starts again from new samples, skipping what it has yielded (remembered up to
 100,000 ids; past that it fails with :class:`DubPaginationError`). An unfiltered read cannot meet the
 skip and sends each walk from its last id.
 """
@@ -123,7 +124,7 @@ class ParallelReadPlan:
 
     def _start(self) -> None:
         self._attempt += 1
-        self.phase = "probe"
+        self.phase = "samples"
         self._sent_phase = ""
         self._due: set[str] = set()
         self._total: int | None = None
@@ -131,7 +132,6 @@ class ParallelReadPlan:
         self._guess: list[str] = []
         #: pivots found deleted in a first wave
         self._deleted: set[str] = set()
-        self._probe_rows: dict[str, Customer] = {}
         self._ranges: dict[str, _Range] = {}
         self._walks: dict[str, _Walk] = {}
         self._pivot_rows: dict[str, Customer] = {}
@@ -161,11 +161,8 @@ class ParallelReadPlan:
         :param limit: how many requests the transport can send now (its free slots); ``None`` for
             all. Walks with the most work left (by the guess) go first, so the read ends sooner.
         """
-        if self.done or (self._sent_phase == self.phase and self.phase in ("probe", "samples")):
+        if self.done or (self._sent_phase == self.phase == "samples"):
             return []
-        if self.phase == "probe":
-            self._sent_phase = "probe"
-            return [(self._key("probe"), "/customers", self._query())]
         if self.phase == "samples":
             self._sent_phase = "samples"
             self._due = {"count", "sample-desc", "sample-asc"}
@@ -247,18 +244,17 @@ class ParallelReadPlan:
 
     def _accept(self, name: str, answer: Any) -> list[Customer]:
         rows: Sequence[Customer] = answer
-        if name == "probe":
-            if len(rows) < self.page_size:
-                self.done = True
-                return list(rows)
-            self._probe_rows = {str(r["id"]): r for r in rows}
-            self.phase = "samples"
-            return []
+        if self.done:
+            return []  # a sample of a read that a short sample page ended
         if name in self._due:
             if name == "count":
                 self._total = int(answer)
+            elif len(rows) < self.page_size:
+                # Everything that matches, in one page: the other answers of the round are ignored.
+                self.done = True
+                return list(rows)
             else:
-                self._candidates.update({str(r["id"]): r for r in answer})
+                self._candidates.update({str(r["id"]): r for r in rows})
             self._due.discard(name)
             if not self._due:
                 self._choose_pivots()
@@ -277,21 +273,21 @@ class ParallelReadPlan:
         return self._walk_page(walk, rows)
 
     def _choose_pivots(self) -> None:
-        if len(self._candidates) < self.max_sweeps:
-            # The newest customers (the probe) cluster in the id space: used only when samples are few.
-            self._candidates.update(self._probe_rows)
         total = self._total or 0
         walks = max(2, min(self.max_sweeps, total // _CUSTOMERS_PER_SWEEP))
         # A guess at Dub's order: it only balances the walks.
         guess = self._guess = sorted(set(self._candidates) - self._deleted)
         # Two pivots at least: a read whose only pivot is deleted before its first page starts again.
         count = min(max(2, (walks + 1) // 2), len(guess))
-        # At the odd quantiles: a gap between two pivots is read from both ends, the top and the
-        # bottom from one end each.
-        pivots = list(dict.fromkeys(guess[int((2 * i + 1) * len(guess) / (2 * count))] for i in range(count)))
+        # From the lowest sample to the highest: a gap between two pivots is read from both ends; below
+        # the lowest and above the highest, few customers (by the guess) are read from one end each.
+        last = len(guess) - 1
+        pivots = list(dict.fromkeys(guess[round(i * last / max(1, count - 1))] for i in range(count)))
         self._pivot_rows = {p: self._candidates[p] for p in pivots}
-        self._ranges, self._walks = {}, {}
-        for i, pivot in enumerate(pivots):
+        # New keys when pivots are chosen again: an answer still on its way for a dropped pivot's walk
+        # must find that walk (ended), not a new one under the same name.
+        first = len(self._ranges)
+        for i, pivot in enumerate(pivots, start=first):
             key = f"r{i}"
             self._ranges[key] = _Range(key, pivot)
             self._walks[f"{key}+"] = _Walk(f"{key}+", key, self._new_sweep("asc", [pivot], origin=True))
@@ -486,7 +482,7 @@ class ParallelReadPlan:
         )
 
     def _restart(self, why: str) -> list[Customer]:
-        """Read again from a new probe, skipping what was yielded, while that is exact; else fail."""
+        """Read again from new samples, skipping what was yielded, while that is exact; else fail."""
         self._restarts += 1
         if self._restarts > MAX_RESTARTS or self._yielded is None:
             raise DubPaginationError(

@@ -42,10 +42,14 @@ def test_parallel_read_is_exact_with_imports_and_legacy_ids(seed: int, monkeypat
         assert dub.request_count() <= 12_000 // 100 + 2 * 17
 
 
-def test_small_read_stays_one_request(monkeypatch) -> None:
-    with DubEmulator(customers=60, seed=1, rate_limit=FAST) as dub:
+def test_small_read_is_one_round_trip(monkeypatch) -> None:
+    """Two sample pages and the count, sent together: a short sample page is every customer."""
+    with DubEmulator(customers=60, seed=1, rate_limit=FAST, latency=0.2) as dub:
         got = list(hook_for(dub, monkeypatch).iter_customers())
-        assert len(got) == 60 and dub.request_count(None) == 1
+        assert sorted(c["id"] for c in got) == sorted(dub.customer_ids())
+        records = dub.requests
+        assert len(records) == 3
+        assert max(r.started for r in records) < min(r.ended for r in records)  # all in flight at once
 
 
 @pytest.mark.parametrize("seed", [4, 5])

@@ -789,17 +789,25 @@ def test_a_malformed_key_does_not_leak_through_test_connection(make_hook, reques
 # -- iter_customers (simple cases; the paging plan has its own tests) --------------------------------------
 
 
-def test_iter_customers_short_first_page_is_one_request(hook, requests_mock):
+def test_iter_customers_short_first_page_is_one_round_trip(hook, requests_mock):
+    """The two sample pages and the count go out together; a short sample page is the whole read."""
     requests_mock.get(CUSTOMERS, json=PAGE)
+    requests_mock.get(COUNT, json=len(PAGE))
     assert list(hook.iter_customers(country="US")) == PAGE
-    assert requests_mock.call_count == 1
-    assert sent_query(requests_mock.last_request) == {"country": "US", "pageSize": "100"}
+    assert requests_mock.call_count == 3
+    sent = [sent_query(request) for request in requests_mock.request_history]
+    assert sorted(sent, key=lambda query: sorted(query.items())) == [
+        {"country": "US"},
+        {"country": "US", "pageSize": "100", "sortBy": "saleAmount", "sortOrder": "asc"},
+        {"country": "US", "pageSize": "100", "sortBy": "saleAmount", "sortOrder": "desc"},
+    ]
 
 
 def test_iter_customers_empty(hook, requests_mock):
     requests_mock.get(CUSTOMERS, json=[])
+    requests_mock.get(COUNT, json=0)
     assert list(hook.iter_customers()) == []
-    assert requests_mock.call_count == 1
+    assert requests_mock.call_count == 3
 
 
 def test_iter_customers_ordered_read_that_fits_one_page(hook, requests_mock):
@@ -850,14 +858,18 @@ def test_iter_customers_with_sort_and_limit_within_a_page(hook, requests_mock):
 
 def test_iter_customers_is_lazy(hook, requests_mock):
     requests_mock.get(CUSTOMERS, json=PAGE)
+    requests_mock.get(COUNT, json=len(PAGE))
     iterator = hook.iter_customers()
     assert requests_mock.call_count == 0
     assert next(iterator) == PAGE[0]
-    assert requests_mock.call_count == 1
+    assert list(iterator) == PAGE[1:]
+    assert requests_mock.call_count == 3
 
 
 def test_iter_customers_counts_requests(hook, requests_mock, clock):
     requests_mock.get(CUSTOMERS, [{"status_code": 503, "text": ""}, {"status_code": 200, "json": PAGE}])
+    requests_mock.get(COUNT, json=len(PAGE))
     assert list(hook.iter_customers()) == PAGE
-    assert hook.request_count == 2
-    assert requests_mock.call_count == 2
+    # the count and two sample pages, one of which was answered 503 first and sent again
+    assert hook.request_count == 4
+    assert requests_mock.call_count == 4
