@@ -10,7 +10,10 @@ run, on the same machine at the same time. The snapshot files
 are generated directly as JSON Lines in Dub's shape (no HTTP). A first load of a tenth of the
 customers shows memory does not grow with their number. Prints a markdown table.
 
-Usage: ``python -m benchmarks.warehouse [--customers N] [--engines sqlite,duckdb,postgres]``
+Usage: ``python -m benchmarks.warehouse [--customers N] [--engines sqlite,duckdb,postgres]
+[--snapshots FOLDER]``: with ``--snapshots``, the snapshot files are generated once into that folder
+and reused by later runs (a million customers take about a minute to generate); the SQLite and
+DuckDB files are made anew each run.
 """
 
 from __future__ import annotations
@@ -158,6 +161,7 @@ def main() -> None:
     )
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--engines", default="sqlite,duckdb,postgres,sqlite:before,postgres:before")
+    parser.add_argument("--snapshots", help="a folder to keep the generated snapshots in, reused")
     parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -169,15 +173,18 @@ def main() -> None:
         if not e.startswith("postgres") or os.environ.get("DUB_TEST_POSTGRES_URI")
     ]
     with tempfile.TemporaryDirectory(prefix="dub-warehouse-bench-") as name:
-        folder = Path(name)
-        started = time.monotonic()
-        write_snapshots(folder, args.customers)
-        print(
-            f"Generated {args.customers:,} customers in {time.monotonic() - started:.0f} s", file=sys.stderr
-        )
+        folder = Path(args.snapshots or name) / str(args.customers)
         small = folder / "small"
-        small.mkdir()
-        write_snapshots(small, args.customers // 10)
+        ready = folder / "ready"  # written last: the files of an interrupted generation are not reused
+        if not ready.exists():
+            small.mkdir(parents=True, exist_ok=True)
+            started = time.monotonic()
+            write_snapshots(folder, args.customers)
+            write_snapshots(small, args.customers // 10)
+            ready.touch()
+            print(f"Generated the snapshots in {time.monotonic() - started:.0f} s", file=sys.stderr)
+        for database in (f / f"warehouse.{e}" for f in (folder, small) for e in ("db", "duckdb")):
+            database.unlink(missing_ok=True)  # each run's engines start empty
         rows = []
         for engine in engines:
             table = "bench_" + engine.replace(":", "_")
