@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing, suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -257,32 +257,8 @@ class DubCustomersToSqlOperator(BaseOperator):
         try:
             if dialect.begin:
                 cursor.execute(dialect.begin)
-            if fresh is not None:
-                # Every customer is new, into a table made in this transaction (FreshTableLoad).
-                cursor.execute(fresh.create)
-                records = load_rows(
-                    conn,
-                    cursor,
-                    dialect.loader,
-                    table,
-                    tuple(COLUMNS),
-                    placeholder,
-                    data_batches(batches),
-                    copy_options=fresh.copy_options,
-                )
-                cursor.execute(fresh.finish)
-            elif first_load:
-                # Every customer is new: straight into the table, no staging and no comparison.
-                records = load_rows(
-                    conn,
-                    cursor,
-                    dialect.loader,
-                    table,
-                    FIRST_LOAD_COLUMNS,
-                    placeholder,
-                    first_load_batches(batches),
-                )
             if first_load:
+                records = self._first_load(conn, cursor, dialect, table, placeholder, batches, fresh)
                 seen = inserted = records
                 updated = restored = kept_newer = deleted = 0
             else:
@@ -311,6 +287,36 @@ class DubCustomersToSqlOperator(BaseOperator):
             "unchanged": seen - inserted - updated - restored - kept_newer,
             "kept_newer": kept_newer,
         }
+
+    @staticmethod
+    def _first_load(
+        conn: Any,
+        cursor: Any,
+        dialect: Dialect,
+        table: str,
+        placeholder: str,
+        batches: Iterator[Any],
+        fresh: FreshTableLoad | None,
+    ) -> int:
+        """Every customer is new: straight into the table, no staging and no comparison."""
+        if fresh is None:
+            columns = FIRST_LOAD_COLUMNS
+            return load_rows(
+                conn, cursor, dialect.loader, table, columns, placeholder, first_load_batches(batches)
+            )
+        cursor.execute(fresh.create)  # the table, made in this transaction (FreshTableLoad)
+        records = load_rows(
+            conn,
+            cursor,
+            dialect.loader,
+            table,
+            tuple(COLUMNS),
+            placeholder,
+            data_batches(batches),
+            copy_options=fresh.copy_options,
+        )
+        cursor.execute(fresh.finish)
+        return records
 
     @staticmethod
     def _fresh_table(cursor: Any, dialect: Dialect, table: str, day: str) -> FreshTableLoad | None:
