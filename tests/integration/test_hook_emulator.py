@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 
@@ -121,9 +122,17 @@ def test_429_storm_waits_for_the_window_and_completes(monkeypatch) -> None:
     monkeypatch.setattr(pacer_module, "WINDOW_SECONDS", 1.0)  # the client models the emulator's window
     with DubEmulator(customers=1_500, seed=3, rate_limit=FAST, rate_limit_window=1.0) as dub:
         hook = hook_for(dub, monkeypatch)
-        dub.before_request(
-            lambda r: dub.inject(FaultKind.RATE_LIMIT, times=3) if len(dub.requests) == 4 else None
-        )
+        lock = threading.Lock()
+        started: list[bool] = []
+
+        def start_the_storm_at_the_first_walk(record) -> None:
+            # Once, when the read has left its first round (no cursor), whenever requests happen to end.
+            with lock:
+                if "startingAfter" in record.query and not started:
+                    started.append(True)
+                    dub.inject(FaultKind.RATE_LIMIT, times=3)
+
+        dub.before_request(start_the_storm_at_the_first_walk)
         got = [c["id"] for c in hook.iter_customers()]
         assert set(got) == dub.customer_ids() and len(got) == 1_500
         assert sum(1 for r in dub.requests if r.status == 429) == 3
