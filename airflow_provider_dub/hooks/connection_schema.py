@@ -54,6 +54,6 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "relabeling": {"host": "Base URL", "password": "API key"},
     "placeholders": {
         "host": DEFAULT_BASE_URL,
-        "password": "dub_xxxxxxxxxxxxxxxxxxxxxxxx",
+        "password": "dub_...",
     },
 }

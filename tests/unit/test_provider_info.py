@@ -122,9 +122,8 @@ def test_relabelled_host_and_password_with_placeholders(dub_conn_type):
     assert "url" in behaviour["relabeling"]["host"].lower()
     assert "api key" in behaviour["relabeling"]["password"].lower()
     assert behaviour["placeholders"]["host"] == "https://api.dub.co"
-    assert behaviour["placeholders"]["password"].startswith("dub_")
-    # no real-looking key in the placeholder
-    assert set(behaviour["placeholders"]["password"][4:]) == {"x"}
+    # the key's prefix only: nothing a secret scanner (or a user) could take for a key
+    assert behaviour["placeholders"]["password"] == "dub_..."
 
 
 def test_conn_fields(dub_conn_type):
