@@ -873,3 +873,39 @@ def test_iter_customers_counts_requests(hook, requests_mock, clock):
     # the count and two sample pages, one of which was answered 503 first and sent again
     assert hook.request_count == 4
     assert requests_mock.call_count == 4
+
+
+# -- run_plan ----------------------------------------------------------------------------------------
+
+
+class _TwoStepPlan:
+    """A plan of two requests, the second known only once the first is answered; it logs its calls."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self._step = 0
+
+    def ready(self, limit: int | None = None) -> list[tuple[str, str, dict[str, str]]]:
+        self.log.append(f"ready after {self._step}")
+        if self._step in (0, 1) and f"sent {self._step}" not in self.log:
+            self.log.append(f"sent {self._step}")
+            return [(str(self._step), "/customers", {"pageSize": "1"})]
+        return []
+
+    def accept(self, key: str, answer: Any) -> list[dict[str, Any]]:
+        self.log.append(f"accepted {key}")
+        self._step = int(key) + 1
+        return list(answer)
+
+    def cursor_lost(self, key: str) -> list[dict[str, Any]]:
+        raise AssertionError("no cursor here")
+
+
+def test_run_plan_sends_the_next_request_before_the_caller_gets_the_rows(hook, requests_mock):
+    """A slow caller (a writer) must not hold the free slots idle: what is ready goes out first."""
+    requests_mock.get(CUSTOMERS, json=PAGE[:1])
+    plan = _TwoStepPlan()
+    pages = hook.run_plan(plan, workers=2)
+    assert next(pages) == PAGE[:1]
+    assert plan.log[-2:] == ["ready after 1", "sent 1"]  # before the first rows reached us
+    assert list(pages) == [PAGE[:1]]
