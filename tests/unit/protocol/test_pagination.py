@@ -550,3 +550,29 @@ def test_parallel_answer_of_a_dropped_pivots_walk_after_the_first_wave_is_ignore
     out.extend(read_parallel(dub, plan, random.Random(9)))
     ids = [c["id"] for c in out]
     assert sorted(ids) == sorted(dub.rows) and plan._restarts == 0
+
+
+def test_parallel_first_round_is_the_samples_and_pivots_span_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Count and both sample pages at once; the pivots include the lowest and the highest sample."""
+    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
+    dub = FakeDub(with_sales(make_customers(1000, seed=9), 9))
+    plan = ParallelReadPlan({}, page_size=10, max_sweeps=6)
+    first = plan.ready()
+    assert sorted((path, query.get("sortOrder", "")) for _, path, query in first) == [
+        ("/customers", "asc"),
+        ("/customers", "desc"),
+        ("/customers/count", ""),
+    ]
+    for key, path, query in first:
+        plan.accept(key, len(dub.rows) if path.endswith("/count") else dub.get(query))
+    samples = {r["id"] for _, path, query in first if not path.endswith("/count") for r in dub.get(query)}
+    pivots = {r.pivot for r in plan._ranges.values()}
+    assert len(pivots) == 3 and {min(samples), max(samples)} <= pivots
+
+
+def test_parallel_short_sample_page_is_the_whole_read() -> None:
+    dub = FakeDub(with_sales(make_customers(7, seed=2), 2))
+    plan = ParallelReadPlan({}, page_size=10)
+    out = [c["id"] for c in read_parallel(dub, plan, random.Random(2))]
+    assert sorted(out) == sorted(dub.rows) and plan.done
+    assert dub.requests and all("startingAfter" not in q for q in dub.requests)  # sample pages only
