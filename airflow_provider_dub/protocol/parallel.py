@@ -125,7 +125,7 @@ class ParallelReadPlan:
     def _start(self) -> None:
         self._attempt += 1
         self.phase = "samples"
-        self._sent_phase = ""
+        #: the sample round's requests sent and not answered yet
         self._due: set[str] = set()
         self._total: int | None = None
         self._candidates: dict[str, Customer] = {}
@@ -161,10 +161,11 @@ class ParallelReadPlan:
         :param limit: how many requests the transport can send now (its free slots); ``None`` for
             all. Walks with the most work left (by the guess) go first, so the read ends sooner.
         """
-        if self.done or (self._sent_phase == self.phase == "samples"):
+        if self.done:
             return []
         if self.phase == "samples":
-            self._sent_phase = "samples"
+            if self._due:
+                return []  # sent: their answers choose the pivots
             self._due = {"count", "sample-desc", "sample-asc"}
             return [
                 (self._key("count"), "/customers/count", dict(self.filters)),

@@ -15,7 +15,7 @@ from airflow_provider_dub.protocol.new_customers import (
     is_current_id,
     ulid_key,
 )
-from tests.unit.protocol.test_pagination import FakeDub, InvalidCursor
+from tests.unit.protocol.test_pagination import FakeDub
 
 NOW = 1_795_000_000_000  # 2026-11-18, ms
 DAY = 86_400_000
@@ -62,15 +62,7 @@ class Workspace(FakeDub):
         return ids
 
     def run(self, plan: NewCustomersPlan) -> list[str]:
-        found = []
-        while (query := plan.next_query()) is not None:
-            try:
-                page = self.get(query)
-            except InvalidCursor:
-                plan.cursor_lost()
-                continue
-            found += [c["id"] for c in plan.accept_page(page)]
-        return found
+        return [c["id"] for c in self.read(plan)]
 
 
 def first_watermark(dub: Workspace) -> Watermark:

@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_dub.exceptions import DubPaginationError
 from airflow_provider_dub.protocol import build_read_plan, parallel
+from airflow_provider_dub.protocol.new_customers import NewCustomersPlan
 from airflow_provider_dub.protocol.pagination import CustomerReadPlan, Sweep
 from airflow_provider_dub.protocol.parallel import ParallelReadPlan
 
@@ -47,7 +48,8 @@ class FakeDub:
             rows = sorted((r for r in rows if r["id"] >= cursor), key=lambda r: r["id"])
         return rows[1 : size + 1]
 
-    def read(self, plan: CustomerReadPlan) -> list[dict]:
+    def read(self, plan: CustomerReadPlan | NewCustomersPlan) -> list[dict]:
+        """Drive a plan of ``next_query`` / ``accept_page`` / ``cursor_lost`` steps to its end."""
         out: list[dict] = []
         while (query := plan.next_query()) is not None:
             try:
