@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from pathlib import Path
 
 import pendulum
@@ -122,10 +123,20 @@ def test_failure_on_first_write_leaves_no_file(dub: DubEmulator, tmp_path: Path,
     conn = json.loads(dub.airflow_conn_json())
     conn["extra"] = {"max_retry_seconds": 0}
     monkeypatch.setenv("AIRFLOW_CONN_DUB_DEFAULT", json.dumps(conn))
-    dub.before_request(
-        lambda record: dub.inject(FaultKind.DROP, times=1) if dub.request_count() == 3 else None
-    )
+    lock = threading.Lock()
+    dropped: list[bool] = []
+
+    def drop_the_first_walk_request(record) -> None:
+        # Once, at the read's first cursor request: its first round's rows are written by then,
+        # however the requests of that round happen to interleave.
+        with lock:
+            if ("startingAfter" in record.query or "endingBefore" in record.query) and not dropped:
+                dropped.append(True)
+                dub.inject(FaultKind.DROP, times=1)
+
+    dub.before_request(drop_the_first_walk_request)
     dr = run_dag("test_dub_list_to_file", conf={"base": str(tmp_path), "name": "c.csv"}, logical_date=DAY)
+    assert [r.fault for r in dub.requests if r.fault] == ["drop"]
     assert task_states(dr) == {"export": "failed"}
     assert list((tmp_path / "2026-03-04").iterdir()) == []
 
