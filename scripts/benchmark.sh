@@ -18,6 +18,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 # The warehouse load (benchmarks/warehouse.py): 1,000,000 customers merged into SQLite, DuckDB and
 # PostgreSQL (scripts/services/postgres.sh), three days each; DUB_BENCH_WAREHOUSE=0 skips it.
 if [ "${DUB_BENCH_WAREHOUSE:-1}" != "0" ]; then
-  eval "$(bash scripts/services/postgres.sh)"
+  settings="$(bash scripts/services/postgres.sh)" # a failure stops here, as in scripts/test.sh
+  eval "$settings"
   "$VENV/bin/python" -m benchmarks.warehouse
 fi

@@ -44,7 +44,10 @@ migrate
 export DUB_DEMO_WAREHOUSE="${DUB_DEMO_WAREHOUSE:-sqlite}"
 case "$DUB_DEMO_WAREHOUSE" in
   sqlite | duckdb) ;;
-  postgres) eval "$(bash scripts/services/postgres.sh)" ;;
+  postgres) # a failure stops here (`eval "$(...)"` alone would go on without the variables)
+    settings="$(bash scripts/services/postgres.sh)"
+    eval "$settings"
+    ;;
   *) echo "DUB_DEMO_WAREHOUSE=$DUB_DEMO_WAREHOUSE: expected sqlite, duckdb or postgres" >&2; exit 2 ;;
 esac
 if [ -n "${AIRFLOW_CONN_DUB_DEFAULT:-}" ] ||

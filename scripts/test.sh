@@ -9,11 +9,14 @@ LOWEST_AIRFLOW="3.1.8"
 NEWEST_AIRFLOW="3.3.2"
 status=0
 # Services the tests need (e.g. PostgreSQL), one script each: each installs and starts its service
-# if it is not running, and prints the environment variables that point the tests at it.
+# if it is not running, and prints the environment variables that point the tests at it. A script that
+# fails stops the run here (`eval "$(...)"` alone would go on without its variables, and the tests
+# that need the service would skip).
 for service in scripts/services/*.sh; do
   [ -e "$service" ] || continue
   echo "==> $service"
-  eval "$(bash "$service")"
+  settings="$(bash "$service")"
+  eval "$settings"
 done
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh "$LOWEST_AIRFLOW"

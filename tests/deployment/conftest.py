@@ -5,7 +5,6 @@ dag-processor, triggerer) per metadata database, started once per test module an
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 
 from airflow_provider_dub.testing import DubEmulator
 from tests.deployment.deployment import AirflowDeployment
+from tests.services import service_setting
 
 DAGS_FOLDER = Path(__file__).parent / "dags"
 
@@ -60,12 +60,7 @@ def deployment(
     PostgreSQL at ``DUB_TEST_POSTGRES_URI``, in a schema of its own, dropped afterwards.
     """
     database = request.param
-    uri = os.environ.get("DUB_TEST_POSTGRES_URI")
-    if database == "postgres" and not uri:
-        pytest.skip(
-            "DUB_TEST_POSTGRES_URI is not set: start PostgreSQL with "
-            '`eval "$(bash scripts/services/postgres.sh)"` (scripts/test.sh does) to test it'
-        )
+    uri = service_setting("DUB_TEST_POSTGRES_URI", "postgres.sh") if database == "postgres" else None
     schema = url = None
     if database == "postgres":
         assert uri

@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_dub.testing import DubEmulator
 from tests.examples.runs import BUNDLE_CONFIG
+from tests.services import service_setting
 
 
 @pytest.fixture(autouse=True)
@@ -101,12 +102,7 @@ def warehouse(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.delenv("AIRFLOW_CONN_DUB_WAREHOUSE", raising=False)
         yield Warehouse("sqlite", table, os.path.join(os.environ["AIRFLOW_HOME"], "dub_warehouse.db"))
         return
-    uri = os.environ.get("DUB_TEST_POSTGRES_URI")
-    if not uri:
-        pytest.skip(
-            "DUB_TEST_POSTGRES_URI is not set: start PostgreSQL with "
-            '`eval "$(bash scripts/services/postgres.sh)"` (scripts/test.sh does) to test it'
-        )
+    uri = service_setting("DUB_TEST_POSTGRES_URI", "postgres.sh")
     monkeypatch.setenv("AIRFLOW_CONN_DUB_WAREHOUSE", uri)
     warehouse = Warehouse("postgres", table, uri)
     yield warehouse

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,18 +20,11 @@ import pytest
 
 from airflow_provider_dub.testing import DubEmulator, FaultKind
 from tests.integration.airflow_runs import run_dag, task_states, xcom_value
+from tests.services import service_setting
 
-ENDPOINT = os.environ.get("DUB_TEST_S3_ENDPOINT")
 CONN_ID = "aws_test"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not ENDPOINT,
-        reason='DUB_TEST_S3_ENDPOINT is not set: start the S3 emulator with `eval "$(bash '
-        'scripts/services/moto.sh)"` (scripts/test.sh does) to test s3://',
-    ),
-    pytest.mark.usefixtures("airflow_db"),
-]
+pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
 class Bucket:
@@ -86,14 +78,15 @@ def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket]:
     """A new bucket, and the ``aws_test`` Airflow connection pointing at the emulator."""
     import boto3
 
+    endpoint = service_setting("DUB_TEST_S3_ENDPOINT", "moto.sh")
     credentials = {"login": "testing", "password": "testing"}
-    extra = {"endpoint_url": ENDPOINT, "region_name": "us-east-1"}
+    extra = {"endpoint_url": endpoint, "region_name": "us-east-1"}
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_TEST", json.dumps({"conn_type": "aws", **credentials, "extra": extra})
     )
     client = boto3.client(
         "s3",
-        endpoint_url=ENDPOINT,
+        endpoint_url=endpoint,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name="us-east-1",

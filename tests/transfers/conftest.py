@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.services import service_setting
 
 ENGINES = [
     "sqlite",
@@ -79,10 +80,7 @@ def engine(
     if name == "sqlite":
         monkeypatch.setenv(variable, json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "w.db")}))
     elif name == "postgres":
-        uri = os.environ.get("DUB_TEST_POSTGRES_URI")
-        if not uri:
-            pytest.skip('DUB_TEST_POSTGRES_URI is not set: eval "$(bash scripts/services/postgres.sh)"')
-        monkeypatch.setenv(variable, uri)
+        monkeypatch.setenv(variable, service_setting("DUB_TEST_POSTGRES_URI", "postgres.sh"))
     elif name == "duckdb":
         pytest.importorskip("airflow.providers.duckdb", reason="the duckdb provider is in the examples extra")
         monkeypatch.setenv(variable, json.dumps({"conn_type": "duckdb", "host": str(tmp_path / "w.duckdb")}))
@@ -90,9 +88,8 @@ def engine(
         pytest.importorskip(
             "airflow.providers.snowflake", reason="the snowflake provider is in the examples extra"
         )
-        port, ca = os.environ.get("DUB_TEST_FAKESNOW_PORT"), os.environ.get("DUB_TEST_FAKESNOW_CA")
-        if not (port and ca):
-            pytest.skip('DUB_TEST_FAKESNOW_PORT is not set: eval "$(bash scripts/services/fakesnow.sh)"')
+        port = service_setting("DUB_TEST_FAKESNOW_PORT", "fakesnow.sh")
+        ca = service_setting("DUB_TEST_FAKESNOW_CA", "fakesnow.sh")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)  # fakesnow's self-signed certificate
         extra = {
             "account": "fakesnow",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from airflow_provider_dub.testing.store import CustomerStore
 from airflow_provider_dub.transfers.dub_to_sql import DubCustomersToSqlOperator
 from airflow_provider_dub.transfers.sql_dialects import DIALECTS, create_tables
+from tests.services import service_setting
 from tests.transfers.conftest import CONN_ID, Engine
 
 DAY = "2026-03-04"
@@ -30,9 +30,7 @@ WHERE oid = '{table}'::regclass
 
 @pytest.fixture
 def postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    uri = os.environ.get("DUB_TEST_POSTGRES_URI")
-    if not uri:
-        pytest.skip('DUB_TEST_POSTGRES_URI is not set: eval "$(bash scripts/services/postgres.sh)"')
+    uri = service_setting("DUB_TEST_POSTGRES_URI", "postgres.sh")
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", uri)
     engine = Engine("postgres", None)
     yield engine
