@@ -478,6 +478,15 @@ class ParallelReadPlan:
             return self._yielding(self._end_first_wave_if_complete())
         if walk.sweep.cursor_lost():
             return []
+        rng = self._ranges[walk.range_key]
+        if not self.overlap and walk.sweep.pages == 0 and len(rng.served or []) < self._size:
+            # The top range's walk down, started from its first page up (its own first wave's walk
+            # down lost its cursor), lost every id of that page before its first answer. That short
+            # page was everything above the pivot, and all of it is deleted, as is the pivot: nothing
+            # this range read is left. It is dropped, and the walk up from below reads on to the top.
+            rng.live = False
+            self._check_done()
+            return []
         return self._yielding(
             self._restart(f"the customers used as paging cursors were deleted (last {walk.sweep.order} walk)")
         )

@@ -578,3 +578,47 @@ def test_parallel_short_sample_page_is_the_whole_read() -> None:
     out = [c["id"] for c in read_parallel(dub, plan, random.Random(2))]
     assert sorted(out) == sorted(dub.rows) and plan.done
     assert dub.requests and all("startingAfter" not in q for q in dub.requests)  # sample pages only
+
+
+def test_parallel_top_pivots_walk_down_survives_its_first_page_deleted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """
+    Unfiltered, the top pivot's first page up is short, then the pivot and that page are deleted
+    before the walk down's first answer: the range is dropped, the walk up from below reads on to the
+    top, and nothing starts again.
+    """
+    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
+    customers = with_sales(make_customers(1000, seed=10), 10)
+    top = sorted(customers, key=lambda c: c["id"])[-3]
+    top["saleAmount"] = 10**6  # the highest sample: a pivot with two customers above it
+    dub = FakeDub(customers)
+    plan = ParallelReadPlan({}, page_size=10, max_sweeps=4)
+    out: list[dict] = []
+
+    def answer(key: str, path: str, query: dict[str, str]) -> None:
+        if path.endswith("/count"):
+            out.extend(plan.accept(key, len(dub.rows)))
+            return
+        try:
+            out.extend(plan.accept(key, dub.get(query)))
+        except InvalidCursor:
+            out.extend(plan.cursor_lost(key))
+
+    while plan.phase != "first":
+        for request in plan.ready():
+            answer(*request)
+    key = next(r.key for r in plan._ranges.values() if r.pivot == top["id"])
+    first_wave = {name.partition("@")[0]: (name, path, query) for name, path, query in plan.ready()}
+    answer(*first_wave.pop(f"{key}+"))  # the page up: the two customers above the pivot
+    above = plan._ranges[key].served
+    assert above is not None and len(above) == 2
+    for gone in [top["id"], *above]:
+        del dub.rows[gone]
+    answer(*first_wave.pop(f"{key}-"))  # Invalid cursor: the walk down starts from the page up
+    for request in first_wave.values():
+        answer(*request)
+    out.extend(read_parallel(dub, plan, random.Random(10)))
+    ids = [c["id"] for c in out]
+    assert len(ids) == len(set(ids)) and set(dub.rows) <= set(ids)
+    assert plan._restarts == 0 and not plan._ranges[key].live
