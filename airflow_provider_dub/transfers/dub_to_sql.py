@@ -67,9 +67,10 @@ class DubCustomersToSqlOperator(BaseOperator):
 
     Dub has no ``updatedAt`` and no deletion feed, so a full snapshot (the file a
     :class:`~airflow_provider_dub.operators.dub.DubListCustomersOperator` wrote) is the only way to
-    see changes. The file is loaded into ``<table>_staging``, then merged in one transaction with
-    set-based statements: new customers inserted, changed ones updated, customers absent from the
-    snapshot marked deleted (``deleted_at``), returning ones restored. Every row records the
+    see changes. The file is loaded into ``<table>_staging`` (SQLite: a temporary table), then
+    merged in one transaction with set-based statements: new customers inserted, changed ones
+    updated, customers absent from the snapshot marked deleted (``deleted_at``), returning ones
+    restored. Every row records the
     ``snapshot_date`` of the newest snapshot applied to it and a snapshot only touches rows at most
     as new as itself: re-runs are idempotent and a backfill never undoes a newer day. Tables are
     created if missing. Returns (and logs) the counts, never customer data.
@@ -246,7 +247,7 @@ class DubCustomersToSqlOperator(BaseOperator):
         batches = read_batches(path, snapshot_format, day, settings.batch_size)
         if not first_load:
             cursor.execute(sql.clear_staging)
-            staging = staging_name(table)
+            staging = staging_name(dialect, table)
             records = load_rows(conn, cursor, dialect.loader, staging, STAGING_COLUMNS, placeholder, batches)
             if dialect.analyze_staging:
                 cursor.execute(f"ANALYZE {staging}")
@@ -268,7 +269,7 @@ class DubCustomersToSqlOperator(BaseOperator):
             if settings.history_table:
                 for statement in history_statements(dialect, table, settings.history_table, day):
                     cursor.execute(statement)
-            if not first_load:
+            if not first_load and not dialect.temporary_staging:
                 cursor.execute(sql.clear_staging)
             conn.commit()
         except BaseException:

@@ -64,6 +64,10 @@ class Dialect:
     key_suffix: str | None = ""
     #: ``CREATE <this> TABLE`` for staging (PostgreSQL: UNLOGGED, no WAL for a scratch table).
     staging_kind: str = ""
+    #: Staging is the connection's own temporary table (``temp.<name>_staging``), gone when the load's
+    #: connection closes (SQLite: a million staged rows neither journaled nor left in the
+    #: warehouse's file as free pages, and no rows to delete afterwards).
+    temporary_staging: bool = False
     #: Appended to the table's ``CREATE TABLE``. PostgreSQL: pages half full, as a daily load
     #: rewrites every row (its ``snapshot_date``) and PostgreSQL writes a new version of a row for
     #: any update: with room on its page the new version needs no new index entry (a "HOT" update,
@@ -109,7 +113,12 @@ class Dialect:
 
 DIALECTS: dict[str, Dialect] = {
     "sqlite": Dialect(
-        "sqlite", ("on_conflict",), timestamp_type="TEXT", typed_date_literals=False, begin=None
+        "sqlite",
+        ("on_conflict",),
+        timestamp_type="TEXT",
+        typed_date_literals=False,
+        staging_kind="TEMP ",
+        temporary_staging=True,
     ),
     "postgres": Dialect(
         "postgres",
@@ -163,7 +172,10 @@ def exposed_name(table: str) -> str:
     return table.rsplit(".", 1)[-1]
 
 
-def staging_name(table: str) -> str:
+def staging_name(dialect: Dialect, table: str) -> str:
+    """The staging table of ``table``: ``<table>_staging``, or ``temp.<name>_staging`` if temporary."""
+    if dialect.temporary_staging:
+        return f"temp.{exposed_name(table)}_staging"
     return f"{table}_staging"
 
 
@@ -174,7 +186,7 @@ NEW_ROW_DATES = ("first_seen_date", "updated_date", "snapshot_date")
 def create_tables(dialect: Dialect, table: str, *, with_table: bool = True) -> list[str]:
     """``CREATE TABLE IF NOT EXISTS`` for the table (unless not ``with_table``) and its staging table."""
     staging = (
-        f"CREATE {dialect.staging_kind}TABLE IF NOT EXISTS {staging_name(table)} "
+        f"CREATE {dialect.staging_kind}TABLE IF NOT EXISTS {staging_name(dialect, table)} "
         f"(snapshot_date DATE NOT NULL, {_data_columns(dialect)}"
         f"{dialect.primary_key('snapshot_date', 'id')})"
     )
@@ -279,7 +291,7 @@ def merge_statements(dialect: Dialect, table: str, day: str, syntax: str | None 
     syntax = syntax or dialect.default_merge_syntax
     if syntax not in dialect.merge_syntaxes:
         raise ValueError(f"{dialect.name} has no {syntax!r} merge; it has {dialect.merge_syntaxes}")
-    d, staging, own = dialect.date(day), staging_name(table), exposed_name(table)
+    d, staging, own = dialect.date(day), staging_name(dialect, table), exposed_name(table)
     in_snapshot = f"SELECT 1 FROM {staging} stg WHERE stg.snapshot_date = {d} AND stg.id = {own}.id"
     return MergeStatements(
         clear_staging=f"DELETE FROM {staging} WHERE snapshot_date = {d}",
@@ -294,7 +306,9 @@ def merge_statements(dialect: Dialect, table: str, day: str, syntax: str | None 
         live=f"SELECT COUNT(*) FROM {table} WHERE deleted_at IS NULL",
         gone=f"SELECT COUNT(*) FROM {table} WHERE deleted_at IS NULL AND snapshot_date <= {d} "
         f"AND NOT EXISTS ({in_snapshot})",
-        upsert={"on_conflict": _on_conflict, "update_from": _update_from, "merge": _merge}[syntax](table, d),
+        upsert={"on_conflict": _on_conflict, "update_from": _update_from, "merge": _merge}[syntax](
+            table, staging, d
+        ),
         mark_deleted=f"UPDATE {table} SET deleted_at = {d}, updated_date = {d}, snapshot_date = {d} "
         f"WHERE deleted_at IS NULL AND snapshot_date <= {d} AND NOT EXISTS ({in_snapshot})",
     )
@@ -305,11 +319,11 @@ def _touched(old: str, new: str) -> str:
     return f"{old}.deleted_at IS NOT NULL OR {changed(old, new)}"
 
 
-def _on_conflict(table: str, d: str) -> tuple[str, ...]:
+def _on_conflict(table: str, staging: str, d: str) -> tuple[str, ...]:
     data = ", ".join(COLUMNS)
     return (
         f"INSERT INTO {table} AS tgt ({data}, first_seen_date, updated_date, snapshot_date) "
-        f"SELECT {data}, snapshot_date, snapshot_date, snapshot_date FROM {staging_name(table)} "
+        f"SELECT {data}, snapshot_date, snapshot_date, snapshot_date FROM {staging} "
         f"WHERE snapshot_date = {d} ON CONFLICT (id) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
         + f", updated_date = CASE WHEN {_touched('tgt', 'excluded')} THEN excluded.snapshot_date "
@@ -318,8 +332,7 @@ def _on_conflict(table: str, d: str) -> tuple[str, ...]:
     )
 
 
-def _update_from(table: str, d: str) -> tuple[str, ...]:
-    staging = staging_name(table)
+def _update_from(table: str, staging: str, d: str) -> tuple[str, ...]:
     update = (
         f"UPDATE {table} AS tgt SET "
         + ", ".join(f"{c} = stg.{c}" for c in COLUMNS if c != "id")
@@ -336,10 +349,10 @@ def _update_from(table: str, d: str) -> tuple[str, ...]:
     return (update, insert)
 
 
-def _merge(table: str, d: str) -> tuple[str, ...]:
+def _merge(table: str, staging: str, d: str) -> tuple[str, ...]:
     staged = ", ".join(f"stg.{c}" for c in STAGING_COLUMNS)
     source = (
-        f"SELECT {staged} FROM {staging_name(table)} stg LEFT JOIN {table} cur ON cur.id = stg.id "
+        f"SELECT {staged} FROM {staging} stg LEFT JOIN {table} cur ON cur.id = stg.id "
         f"WHERE stg.snapshot_date = {d} AND (cur.id IS NULL OR cur.snapshot_date <= {d})"
     )
     return (

@@ -171,7 +171,10 @@ def test_too_many_deletions_fail_and_a_customer_back_is_restored(
     assert states == {**TASKS, "merge": "failed"}
     assert result is None
     assert warehouse.rows() == before
-    assert warehouse.query(f"SELECT COUNT(*) FROM {warehouse.table}_staging") == [(0,)]
+    if warehouse.kind == "sqlite":  # the load's own temporary table: nothing of it in the file
+        assert warehouse.query("SELECT name FROM sqlite_master WHERE name LIKE '%staging'") == []
+    else:
+        assert warehouse.query(f"SELECT COUNT(*) FROM {warehouse.table}_staging") == [(0,)]
     # the operator's decision: Dub really lost them
     states, result = load(DAY2, storage, warehouse, max_deleted_share=1)
     assert states == TASKS

@@ -116,7 +116,10 @@ def test_merge_rerun_backfill_guard_restore_and_history(engine: Engine, tmp_path
     with pytest.raises(DubDeletedShareError, match=r"max_deleted_share=0\.5\. Nothing changed"):
         load(engine, truncated, DAY3)
     assert _named(table(engine)) == _named(rows)
-    assert engine.query(f"SELECT COUNT(*) FROM {engine.table}_staging") == [(0,)]
+    if engine.name == "sqlite":  # the load's own temporary table: nothing of it in the file
+        assert engine.query("SELECT name FROM sqlite_master WHERE name LIKE '%staging'") == []
+    else:
+        assert engine.query(f"SELECT COUNT(*) FROM {engine.table}_staging") == [(0,)]
     # ... and a customer deleted on day 2 who is back on day 3 is restored.
     back = next(c for c in day1 if c["id"] == gone[0])
     snapshot3 = write_snapshot(tmp_path / "day3.jsonl", [*day2, back], seed=4)

@@ -114,6 +114,12 @@ def test_staging_and_first_loads() -> None:
     assert create_tables(DIALECTS["postgres"], "t")[1].startswith(
         "CREATE UNLOGGED TABLE IF NOT EXISTS t_staging"
     )
+    # SQLite: the load connection's temporary table, whatever the table's schema (attached file).
+    sqlite = DIALECTS["sqlite"]
+    assert create_tables(sqlite, "s.t")[1].startswith("CREATE TEMP TABLE IF NOT EXISTS temp.t_staging (")
+    merge = merge_statements(sqlite, "s.t", "2026-03-04")
+    assert "FROM temp.t_staging WHERE" in merge.upsert[0] and "FROM temp.t_staging stg" in merge.count
+    assert "s.t_staging" not in repr(merge)
 
 
 def test_a_fresh_table_is_created_keyless_with_date_defaults_then_keyed_like_create_tables() -> None:
