@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -223,6 +224,21 @@ def test_two_tasks_writing_the_same_path_at_once_leave_one_complete_file(
         conn = json.loads(emulator.airflow_conn_json())
         conn["extra"] = {"requests_per_minute": FAST, "max_concurrency": 1}
         env = {**os.environ, "AIRFLOW_CONN_DUB_DEFAULT": json.dumps(conn)}
+        # Each read's first request waits for the other's: the reads overlap however the two
+        # processes happen to be scheduled (a loaded machine may start one a read's length late).
+        both_started = threading.Barrier(2, timeout=60)
+        started: set[str] = set()
+        lock = threading.Lock()
+
+        def hold_each_first_request_until_both_reads_started(record: Any) -> None:
+            country = record.query.get("country") or ""
+            with lock:
+                first = country not in started
+                started.add(country)
+            if first:
+                both_started.wait()
+
+        emulator.before_request(hold_each_first_request_until_both_reads_started)
         writers = {
             country: subprocess.Popen(
                 [sys.executable, "-c", _WRITER, f"file://{path}", country, output_format],
