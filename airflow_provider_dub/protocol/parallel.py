@@ -466,10 +466,10 @@ class ParallelReadPlan:
                 f"Dub reported an invalid cursor for the {name} request, which sent none."
             )
         walk.busy = False
-        if walk.done or not self._ranges[walk.range_key].live:
+        rng = self._ranges[walk.range_key]
+        if walk.done or not rng.live:
             return []
         if self.phase == "first":
-            rng = self._ranges[walk.range_key]
             if walk.sweep.order == "asc":
                 rng.live = False  # its pivot was deleted: the walks of its neighbours take its range
                 rng.served = []
@@ -478,7 +478,6 @@ class ParallelReadPlan:
             return self._yielding(self._end_first_wave_if_complete())
         if walk.sweep.cursor_lost():
             return []
-        rng = self._ranges[walk.range_key]
         if not self.overlap and walk.sweep.pages == 0 and len(rng.served or []) < self._size:
             # The top range's walk down, started from its first page up (its own first wave's walk
             # down lost its cursor), lost every id of that page before its first answer. That short

@@ -516,15 +516,11 @@ def test_parallel_pivots_all_deleted_before_their_first_pages_are_replaced(
     assert sum(1 for q in dub.requests if "startingAfter" not in q) == 2  # one round of samples
 
 
-@pytest.mark.parametrize("late_answer", ["page", "invalid cursor"])
-def test_parallel_answer_of_a_dropped_pivots_walk_after_the_first_wave_is_ignored(
-    late_answer: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A pivot dropped in the first wave: its walk down may answer after the walks have started."""
-    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
-    dub = FakeDub(with_sales(make_customers(1000, seed=9), 9))
-    plan = ParallelReadPlan({}, page_size=10, max_sweeps=4)
-    out: list[dict] = []
+Request = tuple[str, str, dict[str, str]]
+
+
+def answerer(dub: FakeDub, plan: ParallelReadPlan, out: list[dict]) -> Callable[..., None]:
+    """A function that serves one of the plan's requests from ``dub`` and adds what it yields to ``out``."""
 
     def answer(key: str, path: str, query: dict[str, str]) -> None:
         if path.endswith("/count"):
@@ -535,10 +531,28 @@ def test_parallel_answer_of_a_dropped_pivots_walk_after_the_first_wave_is_ignore
         except InvalidCursor:
             out.extend(plan.cursor_lost(key))
 
+    return answer
+
+
+def to_the_first_wave(plan: ParallelReadPlan, answer: Callable[..., None]) -> dict[str, Request]:
+    """Answer the sample round; return the first wave's requests (not sent), by walk name."""
     while plan.phase != "first":
         for request in plan.ready():
             answer(*request)
-    first_wave = {key.partition("@")[0]: (key, path, query) for key, path, query in plan.ready()}
+    return {key.partition("@")[0]: (key, path, query) for key, path, query in plan.ready()}
+
+
+@pytest.mark.parametrize("late_answer", ["page", "invalid cursor"])
+def test_parallel_answer_of_a_dropped_pivots_walk_after_the_first_wave_is_ignored(
+    late_answer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pivot dropped in the first wave: its walk down may answer after the walks have started."""
+    monkeypatch.setattr(parallel, "_CUSTOMERS_PER_SWEEP", 100)
+    dub = FakeDub(with_sales(make_customers(1000, seed=9), 9))
+    plan = ParallelReadPlan({}, page_size=10, max_sweeps=4)
+    out: list[dict] = []
+    answer = answerer(dub, plan, out)
+    first_wave = to_the_first_wave(plan, answer)
     late_key, _, late_query = first_wave.pop("r0-")
     late_page = dub.get(late_query)  # served before the pivot goes
     del dub.rows[plan._ranges["r0"].pivot]
@@ -595,21 +609,9 @@ def test_parallel_top_pivots_walk_down_survives_its_first_page_deleted(
     dub = FakeDub(customers)
     plan = ParallelReadPlan({}, page_size=10, max_sweeps=4)
     out: list[dict] = []
-
-    def answer(key: str, path: str, query: dict[str, str]) -> None:
-        if path.endswith("/count"):
-            out.extend(plan.accept(key, len(dub.rows)))
-            return
-        try:
-            out.extend(plan.accept(key, dub.get(query)))
-        except InvalidCursor:
-            out.extend(plan.cursor_lost(key))
-
-    while plan.phase != "first":
-        for request in plan.ready():
-            answer(*request)
+    answer = answerer(dub, plan, out)
+    first_wave = to_the_first_wave(plan, answer)
     key = next(r.key for r in plan._ranges.values() if r.pivot == top["id"])
-    first_wave = {name.partition("@")[0]: (name, path, query) for name, path, query in plan.ready()}
     answer(*first_wave.pop(f"{key}+"))  # the page up: the two customers above the pivot
     above = plan._ranges[key].served
     assert above is not None and len(above) == 2
